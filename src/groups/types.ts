@@ -1,0 +1,42 @@
+import type { ActionSpec } from "../actions/types.js";
+import type { Labels, SourcePos } from "../engine/types.js";
+
+/** A member's health rule reference: a rule by name, optionally narrowed to instances with these labels. */
+export interface HealthRef {
+  readonly rule: string;
+  readonly labels?: Labels;
+}
+
+export interface MemberSpec {
+  readonly name: string;
+  /** Higher is preferred. */
+  readonly priority: number;
+  readonly health: readonly HealthRef[];
+  readonly activate: readonly ActionSpec[];
+  readonly deactivate: readonly ActionSpec[];
+}
+
+export type FailbackMode = "auto" | "manual" | "never";
+
+export interface GroupSpec {
+  readonly name: string;
+  /** Sorted by priority, highest first (the loader sorts; ties keep file order). */
+  readonly members: readonly MemberSpec[];
+  readonly failback: {
+    readonly mode: FailbackMode;
+    /** ms of continuous health before an automatic failback. */
+    readonly hold: number;
+    /** Cap for the hold after it doubled (failback followed by relapse). Default hold × 8. */
+    readonly max_hold: number;
+  };
+  readonly damping: {
+    readonly max_switches: number;
+    /** ms */
+    readonly within: number;
+  };
+  readonly min_healthy?: number;
+  readonly verify?: { readonly rules: readonly string[]; readonly within: number };
+  readonly source?: SourcePos;
+}
+
+export type Health = "healthy" | "degraded" | "unhealthy" | "unknown";
