@@ -1,0 +1,412 @@
+import { formatDuration, formatSpan } from "../util/duration.js";
+import type { Health } from "../groups/types.js";
+import { aggregate, compare, retention } from "./aggregate.js";
+import { type GlobMatcher, compileMatchers, labelsMatch } from "./labels.js";
+import type { Condition, FlapSpec, Labels, RuleSpec, RuleState, Sample } from "./types.js";
+import { SampleBuffer } from "./window.js";
+
+/** A rule instance changed its reported state. */
+export interface Transition {
+  readonly ts: number;
+  readonly rule: string;
+  readonly labels: Labels;
+  readonly state: RuleState;
+  readonly prev: RuleState;
+  readonly value?: number;
+  readonly reason: string;
+}
+
+/** What the outside may read of an instance. */
+export interface InstanceView {
+  readonly rule: RuleSpec;
+  readonly labels: Labels;
+  readonly state: RuleState;
+  readonly health: Health;
+  /** When the reported state last changed. */
+  readonly since: number;
+  readonly value: number | undefined;
+  readonly lastSampleTs: number;
+  readonly reason: string;
+}
+
+export const DEFAULT_FLAP: FlapSpec = { history: 21, low: 5, high: 20 };
+
+type Phase = "unknown" | "ok" | "pending" | "firing" | "recovering";
+
+interface CompiledRule {
+  readonly spec: RuleSpec;
+  readonly matchers: readonly GlobMatcher[];
+  readonly flap: FlapSpec | undefined;
+  readonly instances: Map<string, Instance>;
+}
+
+/** One metric + label set. Shared by every rule instance that selects it. */
+class Series {
+  readonly buf: SampleBuffer;
+  readonly instances: Instance[] = [];
+  lastTs = Number.NEGATIVE_INFINITY;
+  constructor(
+    readonly key: string,
+    readonly labels: Labels,
+  ) {
+    this.buf = new SampleBuffer(1, 0);
+  }
+}
+
+class Instance implements InstanceView {
+  phase: Phase = "unknown";
+  /** Reached ok or firing at least once: before that its health is unknown. */
+  settled = false;
+  stale = false;
+  flapping = false;
+  /** When the current pending/recovering streak began, and how many evaluations it holds. */
+  streakAt = 0;
+  streak = 0;
+  state: RuleState = "unknown";
+  since: number;
+  value: number | undefined = undefined;
+  reason = "no data yet";
+  /** Flap history: 1 = problem verdict (firing/recovering), newest at `flapPos - 1`. */
+  readonly flapBits: Uint8Array | undefined;
+  flapPos = 0;
+  flapLen = 0;
+
+  constructor(
+    readonly compiled: CompiledRule,
+    readonly series: Series,
+    now: number,
+  ) {
+    this.since = now;
+    this.flapBits = compiled.flap ? new Uint8Array(compiled.flap.history) : undefined;
+  }
+  get rule(): RuleSpec {
+    return this.compiled.spec;
+  }
+  get labels(): Labels {
+    return this.series.labels;
+  }
+  get lastSampleTs(): number {
+    return this.series.lastTs;
+  }
+  get health(): Health {
+    if (this.stale || !this.settled) return "unknown";
+    if (this.flapping || this.phase === "firing" || this.phase === "recovering") {
+      return this.compiled.spec.severity === "warning" ? "degraded" : "unhealthy";
+    }
+    return "healthy";
+  }
+}
+
+const NO_TRANSITIONS: readonly Transition[] = Object.freeze([]);
+
+/**
+ * The rule engine. Deterministic: time comes only from sample timestamps and from `tick(now)`.
+ * Samples are indexed by metric, so a sample re-evaluates only the rules that select its metric.
+ * State is kept in place (mutable) for throughput; nothing here does I/O.
+ */
+export class RuleEngine {
+  private readonly byMetric = new Map<string, CompiledRule[]>();
+  private readonly rules = new Map<string, CompiledRule>();
+  /** metric → (label key in insertion order) → series; and the canonical (sorted) index. */
+  private readonly fastSeries = new Map<string, Map<string, Series>>();
+  private readonly canonicalSeries = new Map<string, Series>();
+  /** Instances waiting on a time-based `for` / `recover_for`. */
+  private readonly timed = new Set<Instance>();
+  /** A lower bound of the earliest time an instance can go stale. */
+  private staleCheckAt = Number.POSITIVE_INFINITY;
+  private readonly staleRules: CompiledRule[] = [];
+  /** Samples dropped because they were older than the series' last one. */
+  outOfOrder = 0;
+
+  constructor(rules: readonly RuleSpec[]) {
+    for (const spec of rules) {
+      if (this.rules.has(spec.name)) throw new Error(`duplicate rule name "${spec.name}"`);
+      const compiled: CompiledRule = {
+        spec,
+        matchers: compileMatchers(spec.labels),
+        flap: spec.flap === false ? undefined : (spec.flap ?? DEFAULT_FLAP),
+        instances: new Map(),
+      };
+      this.rules.set(spec.name, compiled);
+      let list = this.byMetric.get(spec.metric);
+      if (!list) this.byMetric.set(spec.metric, (list = []));
+      list.push(compiled);
+      if (spec.stale_after !== undefined) this.staleRules.push(compiled);
+    }
+  }
+
+  /** Feeds one sample; its timestamp is the engine's `now`. Returns the transitions it caused. */
+  ingest(sample: Sample): readonly Transition[] {
+    const byKey = this.fastSeries.get(sample.metric);
+    if (byKey === undefined && !this.byMetric.has(sample.metric)) return NO_TRANSITIONS;
+    const series = this.seriesFor(sample, byKey);
+    if (series.instances.length === 0) return NO_TRANSITIONS;
+    const now = sample.ts;
+    if (now < series.lastTs) {
+      this.outOfOrder++;
+      return NO_TRANSITIONS;
+    }
+    series.lastTs = now;
+    series.buf.push(now, sample.value);
+    let out: Transition[] | undefined;
+    for (const inst of series.instances) {
+      const t = this.evaluate(inst, now);
+      if (t) (out ??= []).push(t);
+    }
+    return out ?? NO_TRANSITIONS;
+  }
+
+  /** Advances time without a sample: stale data, and `for`/`recover_for` durations that have run out. */
+  tick(now: number): readonly Transition[] {
+    let out: Transition[] | undefined;
+    for (const inst of this.timed) {
+      const t = this.evaluateTimer(inst, now);
+      if (t) (out ??= []).push(t);
+    }
+    if (now >= this.staleCheckAt) {
+      let next = Number.POSITIVE_INFINITY;
+      for (const rule of this.staleRules) {
+        const after = rule.spec.stale_after!;
+        for (const inst of rule.instances.values()) {
+          if (inst.stale) continue;
+          const deadline = inst.series.lastTs + after;
+          if (now >= deadline) {
+            inst.stale = true;
+            inst.value = undefined;
+            this.timed.delete(inst); // a streak cannot complete without data
+            const t = this.report(
+              inst,
+              now,
+              `${rule.spec.name} unknown: no sample for ${formatDuration(now - inst.series.lastTs)} (stale_after ${formatDuration(after)})`,
+            );
+            if (t) (out ??= []).push(t);
+          } else if (deadline < next) next = deadline;
+        }
+      }
+      this.staleCheckAt = next;
+    }
+    return out ?? NO_TRANSITIONS;
+  }
+
+  /** The earliest time at which `tick` may change something, if any. */
+  nextDeadline(): number | undefined {
+    let next = this.staleCheckAt;
+    for (const inst of this.timed) {
+      const d = this.timerDeadline(inst);
+      if (d < next) next = d;
+    }
+    return next === Number.POSITIVE_INFINITY ? undefined : next;
+  }
+
+  /** The instances of a rule (empty when no sample has matched it yet). */
+  instancesOf(rule: string): Iterable<InstanceView> {
+    return this.rules.get(rule)?.instances.values() ?? [];
+  }
+
+  hasRule(rule: string): boolean {
+    return this.rules.has(rule);
+  }
+
+  *allInstances(): Iterable<InstanceView> {
+    for (const r of this.rules.values()) yield* r.instances.values();
+  }
+
+  get instanceCount(): number {
+    let n = 0;
+    for (const r of this.rules.values()) n += r.instances.size;
+    return n;
+  }
+
+  // ---- internals ----
+
+  private seriesFor(sample: Sample, byKey: Map<string, Series> | undefined): Series {
+    const labels = sample.labels;
+    let fastKey = "";
+    for (const k in labels) fastKey += `${k}\u0000${labels[k]}\u0001`;
+    if (byKey === undefined) this.fastSeries.set(sample.metric, (byKey = new Map()));
+    let series = byKey.get(fastKey);
+    if (series !== undefined) return series;
+    const sortedKeys = Object.keys(labels).sort();
+    const canon = `${sample.metric}\u0002${sortedKeys.map((k) => `${k}\u0000${labels[k]}`).join("\u0001")}`;
+    series = this.canonicalSeries.get(canon);
+    if (series === undefined) {
+      const frozen: Labels = Object.freeze(Object.fromEntries(sortedKeys.map((k) => [k, labels[k]!])));
+      series = new Series(canon, frozen);
+      this.canonicalSeries.set(canon, series);
+      for (const rule of this.byMetric.get(sample.metric) ?? []) {
+        if (!labelsMatch(rule.matchers, labels)) continue;
+        const inst = new Instance(rule, series, sample.ts);
+        rule.instances.set(canon, inst);
+        series.instances.push(inst);
+        for (const c of [rule.spec.problem, rule.spec.recovery]) {
+          const r = retention(c);
+          series.buf.retain(r.n, r.ms);
+        }
+        if (rule.spec.stale_after !== undefined) {
+          this.staleCheckAt = Math.min(this.staleCheckAt, sample.ts + rule.spec.stale_after);
+        }
+      }
+    }
+    byKey.set(fastKey, series);
+    return series;
+  }
+
+  private cond(c: Condition, inst: Instance, now: number): boolean | undefined {
+    const v = aggregate(c.fn, c.window, inst.series.buf, now);
+    inst.value = v;
+    return v === undefined ? undefined : compare(c, v);
+  }
+
+  /** Runs the phase machine for one sample. */
+  private evaluate(inst: Instance, now: number): Transition | undefined {
+    const spec = inst.compiled.spec;
+    inst.stale = false;
+    let verdict: boolean | undefined; // the condition that drives the current phase held
+    switch (inst.phase) {
+      case "unknown":
+      case "ok":
+      case "pending": {
+        const p = this.cond(spec.problem, inst, now);
+        verdict = p;
+        if (p === true) {
+          if (inst.phase !== "pending") this.startStreak(inst, now, spec.for);
+          else inst.streak++;
+          if (spanHeld(spec.for, inst, now)) this.setPhase(inst, "firing");
+        } else if (p === false) {
+          this.setPhase(inst, "ok");
+        }
+        break;
+      }
+      case "firing":
+      case "recovering": {
+        let r: boolean | undefined;
+        if (spec.recovery) r = this.cond(spec.recovery, inst, now);
+        else {
+          const p = this.cond(spec.problem, inst, now);
+          r = p === undefined ? undefined : !p;
+        }
+        verdict = r;
+        if (r === true) {
+          if (inst.phase !== "recovering") this.startStreak(inst, now, spec.recover_for);
+          else inst.streak++;
+          if (spanHeld(spec.recover_for, inst, now)) this.setPhase(inst, "ok");
+        } else if (r === false) {
+          this.setPhase(inst, "firing");
+        }
+        break;
+      }
+    }
+    if (verdict !== undefined && inst.flapBits) this.recordFlap(inst);
+    return this.report(inst, now);
+  }
+
+  private startStreak(inst: Instance, now: number, span: RuleSpec["for"]): void {
+    inst.streakAt = now;
+    inst.streak = 1;
+    this.setPhase(inst, inst.phase === "firing" || inst.phase === "recovering" ? "recovering" : "pending");
+    if (span?.kind === "time" && span.ms > 0) this.timed.add(inst);
+  }
+
+  private setPhase(inst: Instance, phase: Phase): void {
+    if (phase === inst.phase) return;
+    inst.phase = phase;
+    if (phase === "ok" || phase === "firing") {
+      inst.settled = true;
+      this.timed.delete(inst);
+    }
+  }
+
+  private timerDeadline(inst: Instance): number {
+    const span = inst.phase === "pending" ? inst.compiled.spec.for : inst.compiled.spec.recover_for;
+    return span?.kind === "time" ? inst.streakAt + span.ms : Number.POSITIVE_INFINITY;
+  }
+
+  private evaluateTimer(inst: Instance, now: number): Transition | undefined {
+    if (now < this.timerDeadline(inst)) return undefined;
+    this.setPhase(inst, inst.phase === "pending" ? "firing" : "ok");
+    this.timed.delete(inst);
+    return this.report(inst, now);
+  }
+
+  /** Nagios-style percent state change over the last `history` verdicts, newer changes weighing more. */
+  private recordFlap(inst: Instance): void {
+    const bits = inst.flapBits!;
+    const spec = inst.compiled.flap!;
+    const size = bits.length;
+    bits[inst.flapPos] = inst.phase === "firing" || inst.phase === "recovering" ? 1 : 0;
+    inst.flapPos = (inst.flapPos + 1) % size;
+    if (inst.flapLen < size) inst.flapLen++;
+    const n = inst.flapLen;
+    if (n < 2) return;
+    // Oldest first: transitions i = 1..n-1 weigh 0.8 → 1.2.
+    let changed = 0;
+    const first = (inst.flapPos - n + size) % size;
+    let prev = bits[first]!;
+    for (let i = 1; i < n; i++) {
+      const b = bits[(first + i) % size]!;
+      if (b !== prev) changed += n > 2 ? 0.8 + (0.4 * (i - 1)) / (n - 2) : 1;
+      prev = b;
+    }
+    const pct = (changed * 100) / (size - 1);
+    if (!inst.flapping && pct >= spec.high) {
+      inst.flapping = true;
+      inst.reason = `${inst.compiled.spec.name} flapping: ${pct.toFixed(1)}% state change over the last ${n} evaluations (high ${spec.high}%)`;
+    } else if (inst.flapping && pct < spec.low) {
+      inst.flapping = false;
+      inst.reason = `${inst.compiled.spec.name} stopped flapping: ${pct.toFixed(1)}% state change over the last ${n} evaluations (low ${spec.low}%)`;
+    }
+  }
+
+  /** Emits a transition if the reported state changed. */
+  private report(inst: Instance, now: number, reason?: string): Transition | undefined {
+    const state: RuleState = inst.stale ? "unknown" : inst.flapping ? "flapping" : inst.phase;
+    if (state === inst.state) return undefined;
+    const prev = inst.state;
+    inst.state = state;
+    inst.since = now;
+    inst.reason = reason ?? (state === "flapping" || prev === "flapping" ? inst.reason : describe(inst, now, prev));
+    if (prev === "flapping" && state !== "flapping") inst.reason += `; now ${describe(inst, now, prev)}`;
+    return {
+      ts: now,
+      rule: inst.compiled.spec.name,
+      labels: inst.series.labels,
+      state,
+      prev,
+      ...(inst.value !== undefined ? { value: inst.value } : {}),
+      reason: inst.reason,
+    };
+  }
+}
+
+function spanHeld(span: RuleSpec["for"], inst: Instance, now: number): boolean {
+  if (span === undefined) return true;
+  return span.kind === "samples" ? inst.streak >= span.n : now - inst.streakAt >= span.ms;
+}
+
+function fmtValue(v: number | undefined): string {
+  if (v === undefined) return "no value";
+  return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(6)));
+}
+
+function describe(inst: Instance, now: number, prev: RuleState): string {
+  const spec = inst.compiled.spec;
+  const name = spec.name;
+  const v = fmtValue(inst.value);
+  switch (inst.phase) {
+    case "unknown":
+      return `${name} unknown: not enough data`;
+    case "pending":
+      return `${name} pending: ${spec.problem.text} (value ${v}), firing after ${formatSpan(spec.for!)}`;
+    case "firing":
+      if (prev === "recovering") return `${name} firing again: recovery no longer holds (value ${v})`;
+      return spec.for
+        ? `${name} firing: ${spec.problem.text} (value ${v}) for ${spec.for.kind === "samples" ? formatSpan(spec.for) : formatDuration(now - inst.streakAt)}`
+        : `${name} firing: ${spec.problem.text} (value ${v})`;
+    case "recovering":
+      return `${name} recovering: ${spec.recovery?.text ?? `not (${spec.problem.text})`} (value ${v}), ok after ${formatSpan(spec.recover_for!)}`;
+    case "ok":
+      return spec.recovery && (prev === "firing" || prev === "recovering")
+        ? `${name} ok: ${spec.recovery.text} (value ${v})`
+        : `${name} ok: ${spec.problem.text} is false (value ${v})`;
+  }
+}

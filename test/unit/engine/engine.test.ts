@@ -1,0 +1,245 @@
+import { describe, expect, it } from "vitest";
+import { RuleEngine, type Transition } from "../../../src/engine/engine.js";
+import { type RuleInput, rule, sample } from "../../helpers.js";
+
+/** Feeds [ts, value] pairs; returns the transitions as "ts:state". */
+function run(r: RuleInput, points: readonly (readonly [number, number])[], labels = {}): string[] {
+  const e = new RuleEngine([rule(r)]);
+  return feed(e, points, labels).map((t) => `${t.ts}:${t.state}`);
+}
+function feed(e: RuleEngine, points: readonly (readonly [number, number])[], labels = {}): Transition[] {
+  const out: Transition[] = [];
+  for (const [ts, v] of points) out.push(...e.ingest(sample(ts, v, labels)));
+  return out;
+}
+const seq = (values: number[], step = 1000, start = 0) => values.map((v, i) => [start + i * step, v] as const);
+
+describe("hysteresis", () => {
+  const r: RuleInput = { problem: "last > 150", recovery: "last < 80" };
+  it("fires only strictly above the problem threshold", () => {
+    expect(run(r, seq([100, 150, 150.0001]))).toEqual(["0:ok", "2000:firing"]);
+  });
+  it("stays firing inside the band and at the recovery boundary, clears strictly below it", () => {
+    expect(run(r, seq([200, 149, 100, 80, 79.99, 120]))).toEqual(["0:firing", "4000:ok"]);
+  });
+  it("without a recovery condition clears as soon as the problem is false", () => {
+    expect(run({ problem: "last >= 10" }, seq([10, 9.99, 10]))).toEqual(["0:firing", "1000:ok", "2000:firing"]);
+  });
+  it(">= <= == != and in", () => {
+    expect(run({ problem: "last <= 3" }, seq([4, 3]))).toEqual(["0:ok", "1000:firing"]);
+    expect(run({ problem: "last != 0" }, seq([0, 1]))).toEqual(["0:ok", "1000:firing"]);
+    expect(run({ problem: "in [failed, absent]" }, seq([0, 1, 2, 0, 3]))).toEqual([
+      "0:ok",
+      "2000:firing",
+      "3000:ok",
+      "4000:firing",
+    ]);
+    expect(run({ problem: "== warning" }, seq([0, 1]))).toEqual(["0:ok", "1000:firing"]);
+  });
+});
+
+describe("for / recover_for", () => {
+  it("by time: pending, then firing exactly at `for` (sample-driven)", () => {
+    expect(run({ problem: "last > 0", for: "5s" }, seq([1, 1, 1, 1, 1, 1, 1]))).toEqual(["0:pending", "5000:firing"]);
+  });
+  it("by time: a timer fires at the deadline without a new sample, not 1 ms earlier", () => {
+    const e = new RuleEngine([rule({ problem: "last > 0", for: "5s" })]);
+    expect(e.ingest(sample(1000, 1)).map((t) => t.state)).toEqual(["pending"]);
+    expect(e.nextDeadline()).toBe(6000);
+    expect(e.tick(5999)).toEqual([]);
+    expect(e.tick(6000).map((t) => t.state)).toEqual(["firing"]);
+    expect(e.nextDeadline()).toBeUndefined();
+  });
+  it("by time: the problem going away during `for` returns to ok and restarts the wait", () => {
+    expect(run({ problem: "last > 0", for: "3s" }, seq([1, 1, 0, 1, 1, 1, 1]))).toEqual([
+      "0:pending",
+      "2000:ok",
+      "3000:pending",
+      "6000:firing",
+    ]);
+  });
+  it("by count: fires on the Nth consecutive problem sample", () => {
+    expect(run({ problem: "last > 0", for: "3 samples" }, seq([1, 1, 0, 1, 1, 1]))).toEqual([
+      "0:pending",
+      "2000:ok",
+      "3000:pending",
+      "5000:firing",
+    ]);
+  });
+  it("recover_for by count and by time", () => {
+    expect(run({ problem: "last > 0", recover_for: "2 samples" }, seq([1, 0, 1, 0, 0]))).toEqual([
+      "0:firing",
+      "1000:recovering",
+      "2000:firing",
+      "3000:recovering",
+      "4000:ok",
+    ]);
+    const e = new RuleEngine([rule({ problem: "last > 0", recover_for: "10s" })]);
+    feed(e, seq([1, 0]));
+    expect(e.nextDeadline()).toBe(11_000);
+    expect(e.tick(10_999)).toEqual([]);
+    expect(e.tick(11_000).map((t) => `${t.ts}:${t.state}`)).toEqual(["11000:ok"]);
+  });
+  it("reasons name the rule, the condition and the value", () => {
+    const e = new RuleEngine([rule({ name: "gw-a-down", problem: "max over 3 samples == 0" })]);
+    const t = feed(e, seq([0, 0, 0]));
+    expect(t.at(-1)?.reason).toBe("gw-a-down firing: max over 3 samples == 0 (value 0)");
+    expect(t.at(-1)?.value).toBe(0);
+  });
+});
+
+describe("windows", () => {
+  it("a count window needs all N samples before it judges", () => {
+    expect(run({ problem: "max over 3 samples == 0" }, seq([0, 0, 0, 1, 0, 0, 0]))).toEqual([
+      "2000:firing",
+      "3000:ok",
+      "6000:firing",
+    ]);
+  });
+  it("a count window slides: only the last N samples count", () => {
+    expect(run({ problem: "avg over 2 samples > 5" }, seq([10, 0, 10, 10, 0, 0]))).toEqual([
+      "1000:ok",
+      "3000:firing",
+      "4000:ok",
+    ]);
+  });
+  it("a time window holds the samples of (now - W, now]", () => {
+    // avg over 3s at t=3000 covers t=1000,2000,3000 (t=0 has left the window).
+    // At t=3000 the window is (0, 3000]: t=0 (100) has left it, so avg = 50, not > 50.
+    expect(run({ problem: "avg over 3s > 50" }, seq([100, 0, 0, 150, 150, 0]))).toEqual([
+      "0:firing",
+      "1000:ok",
+      "4000:firing",
+    ]);
+  });
+  it("a loss ratio is 1 - avg of probe.success over a time window", () => {
+    // 10 probes/s; loss over 1s > 0.3 means avg < 0.7
+    const pts = [...Array(30)].map((_, i) => [i * 100, i >= 10 && i % 2 === 0 ? 0 : 1] as const);
+    const out = run({ problem: "avg over 1s < 0.7", recovery: "avg over 1s > 0.9" }, pts);
+    expect(out[0]).toBe("0:ok");
+    expect(out[1]).toMatch(/:firing$/);
+    const firedAt = Number(out[1]!.split(":")[0]);
+    expect(firedAt).toBeGreaterThan(1000);
+    expect(firedAt).toBeLessThan(2000);
+  });
+});
+
+describe("missing data", () => {
+  it("goes unknown exactly stale_after after the last sample, and back with data", () => {
+    const e = new RuleEngine([rule({ problem: "last > 0", stale_after: "30s" })]);
+    feed(e, seq([0]));
+    expect(e.nextDeadline()).toBe(30_000);
+    expect(e.tick(29_999)).toEqual([]);
+    const t = e.tick(30_000);
+    expect(t.map((x) => x.state)).toEqual(["unknown"]);
+    expect(t[0]?.reason).toBe("r unknown: no sample for 30s (stale_after 30s)");
+    expect([...e.instancesOf("r")][0]?.health).toBe("unknown");
+    expect(e.ingest(sample(40_000, 0)).map((x) => x.state)).toEqual(["ok"]);
+  });
+  it("a firing rule that goes stale stays firing underneath, and fires again when data resumes bad", () => {
+    const e = new RuleEngine([rule({ problem: "last > 0", for: "10s", stale_after: "5s" })]);
+    feed(e, seq([1, 1], 10_000));
+    expect(e.tick(15_000).map((x) => x.state)).toEqual(["unknown"]);
+    expect(e.ingest(sample(20_000, 1)).map((x) => x.state)).toEqual(["firing"]);
+  });
+  it("a pending `for` does not complete while data is missing", () => {
+    const e = new RuleEngine([rule({ problem: "last > 0", for: "10s", stale_after: "2s" })]);
+    feed(e, seq([1]));
+    expect(e.tick(2000).map((x) => x.state)).toEqual(["unknown"]);
+    expect(e.tick(10_000)).toEqual([]);
+    expect(e.nextDeadline()).toBeUndefined();
+  });
+  it("an instance that never had enough data is unknown, not healthy", () => {
+    const e = new RuleEngine([rule({ problem: "max over 3 samples == 0" })]);
+    feed(e, seq([1, 1]));
+    expect([...e.instancesOf("r")][0]?.health).toBe("unknown");
+    feed(e, seq([1], 1000, 2000));
+    expect([...e.instancesOf("r")][0]?.health).toBe("healthy");
+  });
+  it("pending from a fresh start counts as unknown, pending after ok as healthy", () => {
+    const e = new RuleEngine([rule({ problem: "last > 0", for: "2 samples" })]);
+    feed(e, seq([1]));
+    expect([...e.instancesOf("r")][0]?.health).toBe("unknown");
+    const e2 = new RuleEngine([rule({ problem: "last > 0", for: "2 samples" })]);
+    feed(e2, seq([0, 1]));
+    expect([...e2.instancesOf("r")][0]?.state).toBe("pending");
+    expect([...e2.instancesOf("r")][0]?.health).toBe("healthy");
+  });
+});
+
+describe("flap detection", () => {
+  const flap = { history: 21, low: 5, high: 20 };
+  it("enters flapping when the verdict changes too often, and leaves when it settles", () => {
+    const e = new RuleEngine([rule({ problem: "last > 0", flap })]);
+    const states: string[] = [];
+    // Alternate 1,0 until flapping, then hold 0 until it stops.
+    let ts = 0;
+    for (let i = 0; i < 10; i++) for (const t of e.ingest(sample((ts += 1000), i % 2 === 0 ? 1 : 0))) states.push(t.state);
+    expect(states).toContain("flapping");
+    const inst = () => [...e.instancesOf("r")][0]!;
+    expect(inst().health).toBe("unhealthy");
+    const after: string[] = [];
+    for (let i = 0; i < 25; i++) for (const t of e.ingest(sample((ts += 1000), 0))) after.push(`${t.state}`);
+    expect(after).toEqual(["ok"]);
+    expect(inst().health).toBe("healthy");
+  });
+  it("enters when the weighted percent state change reaches `high`", () => {
+    // 4 changes among the most recent transitions of 21: ~20% with weights near 1.2 → flapping.
+    const e = new RuleEngine([rule({ problem: "last > 0", flap })]);
+    const vals = [...Array(16).fill(0), 1, 0, 1, 0];
+    const out = feed(e, seq(vals));
+    expect(out.map((t) => t.state)).toEqual(["ok", "firing", "ok", "firing", "flapping"]);
+    expect(out.at(-1)?.reason).toMatch(/^r flapping: \d+\.\d% state change over the last 20 evaluations \(high 20%\)$/);
+  });
+  it("a rare change does not flap", () => {
+    const e = new RuleEngine([rule({ problem: "last > 0", flap })]);
+    const vals = [...Array(10).fill(0), 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 1];
+    expect(feed(e, seq(vals)).map((t) => t.state)).not.toContain("flapping");
+  });
+  it("a warning rule that flaps makes the member degraded, not unhealthy", () => {
+    const e = new RuleEngine([rule({ problem: "last > 0", flap, severity: "warning" })]);
+    feed(e, seq([1, 0, 1, 0, 1, 0, 1, 0]));
+    const inst = [...e.instancesOf("r")][0]!;
+    expect(inst.state).toBe("flapping");
+    expect(inst.health).toBe("degraded");
+  });
+});
+
+describe("instances and indexing", () => {
+  it("one instance per label set the rule matches, with * globs", () => {
+    const e = new RuleEngine([rule({ metric: "ipmi.psu", labels: { component: "PSU*" }, problem: "in [failed, absent]" })]);
+    e.ingest({ ts: 0, metric: "ipmi.psu", labels: { component: "PSU1", host: "h" }, value: 0 });
+    e.ingest({ ts: 0, metric: "ipmi.psu", labels: { host: "h", component: "PSU2" }, value: 2 });
+    e.ingest({ ts: 0, metric: "ipmi.psu", labels: { component: "FAN1", host: "h" }, value: 2 });
+    e.ingest({ ts: 1, metric: "ipmi.psu", labels: { host: "h", component: "PSU1" }, value: 0 }); // same set, other order
+    const insts = [...e.instancesOf("r")].map((i) => `${i.labels.component}:${i.state}`).sort();
+    expect(insts).toEqual(["PSU1:ok", "PSU2:firing"]);
+    expect(e.instanceCount).toBe(2);
+  });
+  it("a sample re-evaluates only the rules on its metric", () => {
+    const e = new RuleEngine([rule({ name: "a", metric: "x", problem: "last > 0" }), rule({ name: "b", metric: "y", problem: "last > 0" })]);
+    const out = e.ingest(sample(0, 1, {}, "x"));
+    expect(out.map((t) => t.rule)).toEqual(["a"]);
+    expect([...e.instancesOf("b")]).toEqual([]);
+    expect(e.ingest(sample(0, 1, {}, "unrelated"))).toEqual([]);
+  });
+  it("drops a sample older than the series' last one and counts it", () => {
+    const e = new RuleEngine([rule({ problem: "last > 0" })]);
+    e.ingest(sample(1000, 0));
+    expect(e.ingest(sample(500, 1))).toEqual([]);
+    expect(e.outOfOrder).toBe(1);
+  });
+  it("rules sharing a series keep their own windows", () => {
+    const e = new RuleEngine([
+      rule({ name: "short", problem: "max over 2 samples == 0" }),
+      rule({ name: "long", problem: "max over 4 samples == 0" }),
+    ]);
+    const out = feed(e, seq([1, 1, 1, 1, 0, 0, 0, 0]));
+    expect(out.map((t) => `${t.rule}@${t.ts}:${t.state}`)).toEqual([
+      "short@1000:ok",
+      "long@3000:ok",
+      "short@5000:firing",
+      "long@7000:firing",
+    ]);
+  });
+});
