@@ -46,3 +46,55 @@ export function rule(r: RuleInput): RuleSpec {
 export function sample(ts: number, value: number, labels: Labels = {}, metric = "m"): Sample {
   return { ts, metric, labels, value };
 }
+
+import type { HealthSnapshot, MemberStatus } from "../src/groups/controller.js";
+import type { FailbackMode, GroupSpec, Health } from "../src/groups/types.js";
+
+export interface GroupInput {
+  name?: string;
+  /** Member names, most preferred first; priorities 100, 90, 80, ... */
+  members?: string[];
+  mode?: FailbackMode;
+  hold?: number;
+  max_hold?: number;
+  max_switches?: number;
+  within?: number;
+  min_healthy?: number;
+  verify?: { rules: string[]; within: number };
+}
+
+export function group(g: GroupInput = {}): GroupSpec {
+  const names = g.members ?? ["a", "b", "c"];
+  const hold = g.hold ?? 30_000;
+  return {
+    name: g.name ?? "g",
+    members: names.map((n, i) => ({
+      name: n,
+      priority: 100 - i * 10,
+      health: [{ rule: `${n}-down` }],
+      activate: [],
+      deactivate: [],
+    })),
+    failback: { mode: g.mode ?? "auto", hold, max_hold: g.max_hold ?? hold * 8 },
+    damping: { max_switches: g.max_switches ?? 100, within: g.within ?? 600_000 },
+    ...(g.min_healthy !== undefined ? { min_healthy: g.min_healthy } : {}),
+    ...(g.verify ? { verify: g.verify } : {}),
+  };
+}
+
+/** A health snapshot: `{a: "healthy", b: "unhealthy"}`; members not named are healthy. */
+export function health(spec: GroupSpec, states: Record<string, Health>, verifyFiring: string[] = []): HealthSnapshot {
+  const members: Record<string, MemberStatus> = {};
+  for (const m of spec.members) {
+    const h = states[m.name] ?? "healthy";
+    members[m.name] =
+      h === "healthy"
+        ? { health: h, culprits: [], reason: "all health rules ok" }
+        : {
+            health: h,
+            culprits: [{ rule: `${m.name}-down`, labels: {}, state: h === "unknown" ? "unknown" : "firing", reason: `${m.name}-down ${h}` }],
+            reason: `${m.name}-down ${h}`,
+          };
+  }
+  return { members, verifyFiring };
+}
