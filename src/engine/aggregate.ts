@@ -3,21 +3,22 @@ import type { AggFn, Condition } from "./types.js";
 import type { SampleBuffer } from "./window.js";
 
 /**
- * The value of FN over WINDOW at `now`, or undefined when the window does not hold enough data:
- * a count window needs all its N samples, `rate`/`delta` need two, a time window at least one.
+ * The value of FN over WINDOW at `now`, or NaN when the window does not hold enough data: a count window
+ * needs all its N samples, `rate`/`delta` need two, a time window at least one. (NaN rather than undefined
+ * keeps the hot path on unboxed doubles.)
  */
-export function aggregate(fn: AggFn, window: Span | undefined, buf: SampleBuffer, now: number): number | undefined {
+export function aggregate(fn: AggFn, window: Span | undefined, buf: SampleBuffer, now: number): number {
   const len = buf.length;
-  if (len === 0) return undefined;
+  if (len === 0) return Number.NaN;
   if (fn === "last" && window === undefined) return buf.last();
   let start: number;
   if (window === undefined) start = len - 1;
   else if (window.kind === "samples") {
-    if (len < window.n) return undefined;
+    if (len < window.n) return Number.NaN;
     start = len - window.n;
   } else {
     start = buf.firstAfter(now - window.ms);
-    if (start >= len) return undefined;
+    if (start >= len) return Number.NaN;
   }
   const n = len - start;
   switch (fn) {
@@ -49,11 +50,11 @@ export function aggregate(fn: AggFn, window: Span | undefined, buf: SampleBuffer
     }
     case "delta":
     case "rate": {
-      if (n < 2) return undefined;
+      if (n < 2) return Number.NaN;
       const d = buf.valueAt(len - 1) - buf.valueAt(start);
       if (fn === "delta") return d;
       const dt = (buf.tsAt(len - 1) - buf.tsAt(start)) / 1000;
-      return dt > 0 ? d / dt : undefined;
+      return dt > 0 ? d / dt : Number.NaN;
     }
     case "p50":
       return quantile(buf, start, len, 0.5);
@@ -67,11 +68,23 @@ export function aggregate(fn: AggFn, window: Span | undefined, buf: SampleBuffer
 }
 
 /** Quantile with linear interpolation between closest ranks (as Prometheus' quantile_over_time). */
+let scratch = new Float64Array(64);
+
 function quantile(buf: SampleBuffer, start: number, end: number, q: number): number {
-  const vals = new Float64Array(end - start);
-  for (let i = start; i < end; i++) vals[i - start] = buf.valueAt(i);
-  vals.sort();
-  const rank = q * (vals.length - 1);
+  const n = end - start;
+  if (scratch.length < n) scratch = new Float64Array(Math.max(n, scratch.length * 2));
+  const vals = scratch;
+  // Insertion sort into the scratch buffer: windows are small, and this allocates nothing.
+  for (let i = 0; i < n; i++) {
+    const v = buf.valueAt(start + i);
+    let j = i - 1;
+    while (j >= 0 && vals[j]! > v) {
+      vals[j + 1] = vals[j]!;
+      j--;
+    }
+    vals[j + 1] = v;
+  }
+  const rank = q * (n - 1);
   const lo = Math.floor(rank);
   const hi = Math.ceil(rank);
   const w = rank - lo;

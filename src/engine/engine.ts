@@ -64,11 +64,11 @@ class Instance implements InstanceView {
   streak = 0;
   state: RuleState = "unknown";
   since: number;
-  value: number | undefined = undefined;
+  /** The last computed aggregate; NaN when there is none (kept a double for speed). */
+  v = Number.NaN;
   reason = "no data yet";
-  /** Flap history: 1 = problem verdict (firing/recovering), newest at `flapPos - 1`. */
-  readonly flapBits: Uint8Array | undefined;
-  flapPos = 0;
+  /** Flap history as a shift register: bit 0 = the newest verdict, 1 = problem (firing/recovering). */
+  flapBits = 0;
   flapLen = 0;
 
   constructor(
@@ -77,13 +77,15 @@ class Instance implements InstanceView {
     now: number,
   ) {
     this.since = now;
-    this.flapBits = compiled.flap ? new Uint8Array(compiled.flap.history) : undefined;
   }
   get rule(): RuleSpec {
     return this.compiled.spec;
   }
   get labels(): Labels {
     return this.series.labels;
+  }
+  get value(): number | undefined {
+    return Number.isNaN(this.v) ? undefined : this.v;
   }
   get lastSampleTs(): number {
     return this.series.lastTs;
@@ -109,6 +111,8 @@ export class RuleEngine {
   private readonly rules = new Map<string, CompiledRule>();
   /** metric → (label key in insertion order) → series; and the canonical (sorted) index. */
   private readonly fastSeries = new Map<string, Map<string, Series>>();
+  /** metric → label object → series: collectors that reuse their label objects skip building a key. */
+  private readonly byLabelObject = new Map<string, WeakMap<Labels, Series>>();
   private readonly canonicalSeries = new Map<string, Series>();
   /** Instances waiting on a time-based `for` / `recover_for`. */
   private readonly timed = new Set<Instance>();
@@ -132,14 +136,19 @@ export class RuleEngine {
       if (!list) this.byMetric.set(spec.metric, (list = []));
       list.push(compiled);
       if (spec.stale_after !== undefined) this.staleRules.push(compiled);
+      if (!this.byLabelObject.has(spec.metric)) this.byLabelObject.set(spec.metric, new WeakMap());
     }
   }
 
   /** Feeds one sample; its timestamp is the engine's `now`. Returns the transitions it caused. */
   ingest(sample: Sample): readonly Transition[] {
-    const byKey = this.fastSeries.get(sample.metric);
-    if (byKey === undefined && !this.byMetric.has(sample.metric)) return NO_TRANSITIONS;
-    const series = this.seriesFor(sample, byKey);
+    const byObject = this.byLabelObject.get(sample.metric);
+    if (byObject === undefined) return NO_TRANSITIONS; // no rule selects this metric
+    let series = byObject.get(sample.labels);
+    if (series === undefined) {
+      series = this.seriesFor(sample);
+      byObject.set(sample.labels, series);
+    }
     if (series.instances.length === 0) return NO_TRANSITIONS;
     const now = sample.ts;
     if (now < series.lastTs) {
@@ -172,7 +181,7 @@ export class RuleEngine {
           const deadline = inst.series.lastTs + after;
           if (now >= deadline) {
             inst.stale = true;
-            inst.value = undefined;
+            inst.v = Number.NaN;
             this.timed.delete(inst); // a streak cannot complete without data
             const t = this.report(
               inst,
@@ -219,10 +228,11 @@ export class RuleEngine {
 
   // ---- internals ----
 
-  private seriesFor(sample: Sample, byKey: Map<string, Series> | undefined): Series {
+  private seriesFor(sample: Sample): Series {
     const labels = sample.labels;
     let fastKey = "";
     for (const k in labels) fastKey += `${k}\u0000${labels[k]}\u0001`;
+    let byKey = this.fastSeries.get(sample.metric);
     if (byKey === undefined) this.fastSeries.set(sample.metric, (byKey = new Map()));
     let series = byKey.get(fastKey);
     if (series !== undefined) return series;
@@ -253,8 +263,8 @@ export class RuleEngine {
 
   private cond(c: Condition, inst: Instance, now: number): boolean | undefined {
     const v = aggregate(c.fn, c.window, inst.series.buf, now);
-    inst.value = v;
-    return v === undefined ? undefined : compare(c, v);
+    inst.v = v;
+    return Number.isNaN(v) ? undefined : compare(c, v);
   }
 
   /** Runs the phase machine for one sample. */
@@ -296,7 +306,7 @@ export class RuleEngine {
         break;
       }
     }
-    if (verdict !== undefined && inst.flapBits) this.recordFlap(inst);
+    if (verdict !== undefined && inst.compiled.flap) this.recordFlap(inst);
     return this.report(inst, now);
   }
 
@@ -328,24 +338,24 @@ export class RuleEngine {
     return this.report(inst, now);
   }
 
-  /** Nagios-style percent state change over the last `history` verdicts, newer changes weighing more. */
+  /**
+   * Nagios-style percent state change over the last `history` verdicts (a shift register, newest in bit 0),
+   * newer changes weighing more.
+   */
   private recordFlap(inst: Instance): void {
-    const bits = inst.flapBits!;
     const spec = inst.compiled.flap!;
-    const size = bits.length;
-    bits[inst.flapPos] = inst.phase === "firing" || inst.phase === "recovering" ? 1 : 0;
-    inst.flapPos = (inst.flapPos + 1) % size;
+    const size = spec.history;
+    const bit = inst.phase === "firing" || inst.phase === "recovering" ? 1 : 0;
+    inst.flapBits = ((inst.flapBits << 1) | bit) >>> 0;
     if (inst.flapLen < size) inst.flapLen++;
     const n = inst.flapLen;
-    if (n < 2) return;
-    // Oldest first: transitions i = 1..n-1 weigh 0.8 → 1.2.
+    // Bit i of `changes` is set when verdicts i and i+1 (0 = newest) differ; only n-1 pairs count.
+    const changes = (inst.flapBits ^ (inst.flapBits >>> 1)) & (n >= 32 ? 0x7fffffff : (1 << (n - 1)) - 1);
+    if (changes === 0 && !inst.flapping) return; // the common case: a steady verdict
     let changed = 0;
-    const first = (inst.flapPos - n + size) % size;
-    let prev = bits[first]!;
-    for (let i = 1; i < n; i++) {
-      const b = bits[(first + i) % size]!;
-      if (b !== prev) changed += n > 2 ? 0.8 + (0.4 * (i - 1)) / (n - 2) : 1;
-      prev = b;
+    for (let i = 0; i < n - 1; i++) {
+      // Pair i is the (n-1-i)-th transition from the oldest: weights run 0.8 (oldest) → 1.2 (newest).
+      if (changes & (1 << i)) changed += n > 2 ? 0.8 + (0.4 * (n - 2 - i)) / (n - 2) : 1;
     }
     const pct = (changed * 100) / (size - 1);
     if (!inst.flapping && pct >= spec.high) {

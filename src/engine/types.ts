@@ -59,7 +59,7 @@ export type Condition =
 export type Severity = "critical" | "warning";
 
 export interface FlapSpec {
-  /** Number of evaluations kept (Nagios keeps 21). */
+  /** Number of evaluations kept, 3 to 32 (Nagios keeps 21). */
   readonly history: number;
   /** Percent state change below which a flapping rule stops flapping. */
   readonly low: number;

@@ -1,20 +1,23 @@
 /**
- * A growable ring buffer of (ts, value) for one series. It keeps at least the last `keepN` samples and every
- * sample younger than `keepMs`; older ones are dropped as new ones arrive.
+ * A growable ring buffer of (ts, value) pairs for one series, interleaved in one Float64Array for locality.
+ * It keeps at least the last `keepN` samples and every sample younger than `keepMs`; older ones are dropped
+ * as new ones arrive.
  */
 export class SampleBuffer {
-  private ts: Float64Array;
-  private vals: Float64Array;
-  private head = 0; // index of the oldest
+  private data: Float64Array;
+  /** Capacity in samples − 1 (capacity is a power of two). */
+  private mask: number;
+  private head = 0; // slot of the oldest
   length = 0;
+  private keepN: number;
+  private keepMs: number;
 
-  constructor(
-    private keepN: number,
-    private keepMs: number,
-  ) {
+  constructor(keepN: number, keepMs: number) {
+    this.keepN = keepN;
+    this.keepMs = keepMs;
     const cap = Math.max(4, nextPow2(keepN + 1));
-    this.ts = new Float64Array(cap);
-    this.vals = new Float64Array(cap);
+    this.data = new Float64Array(cap * 2);
+    this.mask = cap - 1;
   }
 
   /** Widens retention (when another rule with a larger window selects the same series). */
@@ -24,31 +27,29 @@ export class SampleBuffer {
   }
 
   push(ts: number, value: number): void {
-    const cap = this.ts.length;
+    const data = this.data;
     // Drop what neither retention needs.
-    while (this.length > this.keepN && this.tsAt(0) <= ts - this.keepMs) {
-      this.head = (this.head + 1) & (cap - 1);
+    const horizon = ts - this.keepMs;
+    while (this.length > this.keepN && data[this.head << 1]! <= horizon) {
+      this.head = (this.head + 1) & this.mask;
       this.length--;
     }
-    if (this.length === cap) this.grow();
-    const i = (this.head + this.length) & (this.ts.length - 1);
-    this.ts[i] = ts;
-    this.vals[i] = value;
+    if (this.length > this.mask) this.grow();
+    const i = ((this.head + this.length) & this.mask) << 1;
+    this.data[i] = ts;
+    this.data[i + 1] = value;
     this.length++;
   }
 
   /** i-th sample counted from the oldest kept. */
   tsAt(i: number): number {
-    return this.ts[(this.head + i) & (this.ts.length - 1)]!;
+    return this.data[((this.head + i) & this.mask) << 1]!;
   }
   valueAt(i: number): number {
-    return this.vals[(this.head + i) & (this.ts.length - 1)]!;
+    return this.data[(((this.head + i) & this.mask) << 1) + 1]!;
   }
   last(): number {
     return this.valueAt(this.length - 1);
-  }
-  lastTs(): number {
-    return this.tsAt(this.length - 1);
   }
 
   /** Index of the first sample with ts > since (binary search; timestamps are non-decreasing). */
@@ -63,21 +64,15 @@ export class SampleBuffer {
     return lo;
   }
 
-  clear(): void {
-    this.head = 0;
-    this.length = 0;
-  }
-
   private grow(): void {
-    const cap = this.ts.length;
-    const ts = new Float64Array(cap * 2);
-    const vals = new Float64Array(cap * 2);
+    const cap = this.mask + 1;
+    const data = new Float64Array(cap * 4);
     for (let i = 0; i < this.length; i++) {
-      ts[i] = this.tsAt(i);
-      vals[i] = this.valueAt(i);
+      data[i << 1] = this.tsAt(i);
+      data[(i << 1) + 1] = this.valueAt(i);
     }
-    this.ts = ts;
-    this.vals = vals;
+    this.data = data;
+    this.mask = cap * 2 - 1;
     this.head = 0;
   }
 }

@@ -1,0 +1,40 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { benchEngine, type EngineBenchResult } from "./engine.js";
+
+const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 2_000_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+const scenarios = [
+  { name: "10k instances: 5 metrics × 2 rules × 1000 hosts", metrics: 5, perMetric: 2, series: 1000 },
+  { name: "10k instances: 1 metric × 1 rule × 10000 hosts", metrics: 1, perMetric: 1, series: 10_000 },
+  { name: "10k instances: 10 metrics × 10 rules × 100 hosts", metrics: 10, perMetric: 10, series: 100 },
+];
+
+const results: (EngineBenchResult & { rounds: number[]; median: number })[] = [];
+for (const sc of scenarios) {
+  const rounds: EngineBenchResult[] = [];
+  for (let r = 0; r < ROUNDS; r++) rounds.push(benchEngine({ ...sc, samples: SAMPLES }));
+  const rates = rounds.map((x) => x.samplesPerSec);
+  const med = median(rates);
+  results.push({ ...rounds[0]!, samplesPerSec: med, nsPerSample: Math.round(1e9 / med), rounds: rates, median: med });
+  console.log(
+    `engine  ${sc.name.padEnd(52)} ${String(rounds[0]!.instances).padStart(6)} instances  ${(med / 1e6).toFixed(2)} M samples/s (median of ${ROUNDS}; ${Math.round(1e9 / med)} ns/sample; rounds ${rates.map((x) => (x / 1e6).toFixed(2)).join(" ")})`,
+  );
+}
+
+const out = {
+  date: new Date().toISOString(),
+  node: process.version,
+  cpu: cpus()[0]?.model ?? "unknown",
+  samplesPerRound: SAMPLES,
+  engine: results,
+};
+mkdirSync("bench/results", { recursive: true });
+writeFileSync("bench/results/latest.json", `${JSON.stringify(out, null, 2)}\n`);
+console.log("wrote bench/results/latest.json");
