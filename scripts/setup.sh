@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what standby needs to build and run on Debian: Node.js >= 20 and the npm dependencies.
+# Idempotent; run from anywhere. Later issues add the test peers (snmpd, ipmi_sim, influxd) here.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_node() {
+  command -v node >/dev/null 2>&1 || return 0
+  local major
+  major=$(node -p 'process.versions.node.split(".")[0]')
+  [ "$major" -lt 20 ]
+}
+
+if need_node; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Node.js from Debian's packages" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+  fi
+  if need_node; then
+    echo "setup: standby needs Node.js 20 or newer (found: $(node --version 2>/dev/null || echo none))." >&2
+    echo "setup: install it from your distribution (Debian 13) or NodeSource, then run this again." >&2
+    exit 1
+  fi
+fi
+
+# Exactly the locked dependency tree; skip when it is already in place.
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+npm run --silent build

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The whole test suite, as the README and .ci/run run it: set-up, lint, type check, tests.
+# Prints a closing line "N passed, N failed, N skipped" and exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+npm run --silent lint
+
+report=$(mktemp)
+trap 'rm -f "$report"' EXIT
+status=0
+npx vitest run --reporter=default --reporter=json --outputFile="$report" || status=$?
+node -e '
+  const r = JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8"));
+  const skipped = r.numPendingTests + r.numTodoTests;
+  if (r.numTotalTests === 0) { console.log("no tests ran"); process.exit(1); }
+  console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} skipped`);
+' "$report" || status=1
+exit "$status"
