@@ -226,6 +226,42 @@ export class RuleEngine {
     return n;
   }
 
+  /**
+   * After a reload: rebuild windows from `old`'s kept samples, and carry rule state over by rule name and
+   * label set (as Prometheus does), so a rule that was firing before the reload is firing after it.
+   */
+  carryOver(old: RuleEngine): void {
+    for (const series of old.canonicalSeries.values()) {
+      const metric = series.key.slice(0, series.key.indexOf("\u0002"));
+      if (!this.byMetric.has(metric)) continue;
+      for (let i = 0; i < series.buf.length; i++) {
+        this.ingest({ metric, labels: series.labels, value: series.buf.valueAt(i), ts: series.buf.tsAt(i) });
+      }
+    }
+    for (const [name, rule] of this.rules) {
+      const prev = old.rules.get(name);
+      if (!prev || prev.spec.metric !== rule.spec.metric) continue;
+      for (const [key, inst] of rule.instances) {
+        const p = prev.instances.get(key);
+        if (!p) continue;
+        inst.phase = p.phase;
+        inst.settled = p.settled;
+        inst.stale = p.stale;
+        inst.flapping = p.flapping && rule.flap !== undefined;
+        inst.streakAt = p.streakAt;
+        inst.streak = p.streak;
+        inst.state = p.state;
+        inst.since = p.since;
+        inst.v = p.v;
+        inst.reason = p.reason;
+        inst.flapBits = p.flapBits;
+        inst.flapLen = Math.min(p.flapLen, rule.flap?.history ?? 0);
+        if (this.timerDeadline(inst) !== Number.POSITIVE_INFINITY) this.timed.add(inst);
+        else this.timed.delete(inst);
+      }
+    }
+  }
+
   // ---- internals ----
 
   private seriesFor(sample: Sample): Series {
@@ -327,7 +363,12 @@ export class RuleEngine {
   }
 
   private timerDeadline(inst: Instance): number {
-    const span = inst.phase === "pending" ? inst.compiled.spec.for : inst.compiled.spec.recover_for;
+    const span =
+      inst.phase === "pending"
+        ? inst.compiled.spec.for
+        : inst.phase === "recovering"
+          ? inst.compiled.spec.recover_for
+          : undefined;
     return span?.kind === "time" ? inst.streakAt + span.ms : Number.POSITIVE_INFINITY;
   }
 

@@ -243,3 +243,31 @@ describe("instances and indexing", () => {
     ]);
   });
 });
+
+describe("reload", () => {
+  it("carries windows and rule state over by name and labels", () => {
+    const r = rule({ name: "down", problem: "max over 3 samples == 0", recovery: "min over 3 samples == 1", for: "10s" });
+    const old = new RuleEngine([r]);
+    feed(old, seq([1, 1, 1, 0, 0, 0], 1000), { collector: "gw-a" });
+    feed(old, seq([0, 0, 0], 1000, 20_000), { collector: "gw-a" });
+    expect([...old.instancesOf("down")][0]?.state).toBe("firing");
+    // The new config changed the recovery condition; the firing state and the window survive.
+    const next = new RuleEngine([{ ...r, recovery: rule({ problem: "min over 2 samples == 1" }).problem }]);
+    next.carryOver(old);
+    const inst = [...next.instancesOf("down")][0]!;
+    expect(inst.state).toBe("firing");
+    expect(inst.labels).toEqual({ collector: "gw-a" });
+    expect(feed(next, seq([1, 1], 1000, 23_000), { collector: "gw-a" }).map((t) => `${t.ts}:${t.state}`)).toEqual([
+      "24000:ok",
+    ]);
+  });
+  it("keeps a pending timer running across the reload", () => {
+    const r = rule({ problem: "last > 0", for: "10s" });
+    const old = new RuleEngine([r]);
+    feed(old, seq([0, 1]));
+    const next = new RuleEngine([r]);
+    next.carryOver(old);
+    expect(next.nextDeadline()).toBe(11_000);
+    expect(next.tick(11_000).map((t) => t.state)).toEqual(["firing"]);
+  });
+});

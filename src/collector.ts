@@ -1,0 +1,50 @@
+import type { Labels, Sample } from "./engine/types.js";
+
+/** What the daemon gives every collector. */
+export interface CollectorContext {
+  /** The `host` label every sample carries. */
+  readonly host: string;
+  /** Wall clock in ms (a parameter so tests can fake it). */
+  readonly now: () => number;
+  /** Structured log: `log.warn({err, target}, "message")`. */
+  readonly log: Log;
+}
+
+export interface Log {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+/**
+ * A collector only observes: it reads a device or the OS and returns samples; it never decides.
+ * Two shapes:
+ * - `poll`: the scheduler calls `collect` every `interval` (with jitter) and aborts `signal` at `timeout`;
+ *   a run that fails or hangs never stalls other collectors, its metrics just go stale.
+ * - `stream`: started once, emits as things happen (a long-running `fping`, `ip monitor link`, SNMP traps)
+ *   until `signal` aborts; it restarts what it runs when that dies.
+ */
+export type Collector = PollCollector | StreamCollector;
+
+export interface PollCollector {
+  readonly kind: "poll";
+  readonly name: string;
+  /** ms */
+  readonly interval: number;
+  /** ms; each run's signal aborts then. */
+  readonly timeout: number;
+  collect(signal: AbortSignal): Promise<Sample[]>;
+  close?(): Promise<void>;
+}
+
+export interface StreamCollector {
+  readonly kind: "stream";
+  readonly name: string;
+  start(emit: (samples: Sample[]) => void, signal: AbortSignal): void;
+}
+
+/** Label objects built once per series, so the engine's identity cache hits (see src/engine/engine.ts). */
+export function labelsOf(base: Labels, extra: Labels = {}): Labels {
+  return Object.freeze({ ...base, ...extra });
+}
