@@ -1,5 +1,5 @@
-import type { StandbyEvent } from "../groups/events.js";
 import type { Labels } from "../engine/types.js";
+import type { StandbyEvent } from "../groups/events.js";
 
 export function formatLabels(labels: Labels | undefined): string {
   if (!labels) return "";

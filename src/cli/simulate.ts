@@ -5,6 +5,7 @@ import type { StandbyEvent } from "../groups/events.js";
 import { parseTraceLine, Simulator } from "../simulate.js";
 import { formatDuration, parseDuration } from "../util/duration.js";
 import { formatEvent, formatOffset } from "./format.js";
+import type { Io } from "./io.js";
 
 export interface SimulateOptions {
   readonly config: string;
@@ -15,11 +16,6 @@ export interface SimulateOptions {
   readonly until?: string;
   /** Event kinds to leave out of the output (e.g. `rule,health`). */
   readonly quiet?: readonly string[];
-}
-
-export interface Io {
-  readonly out: (line: string) => void;
-  readonly err: (line: string) => void;
 }
 
 /**
@@ -77,7 +73,9 @@ export async function runSimulate(opts: SimulateOptions, io: Io): Promise<number
       }
     }
   } catch (e) {
-    io.err(`${opts.trace}: cannot read the trace: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    io.err(
+      `${opts.trace}: cannot read the trace: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
     return 1;
   }
   if (errors.length > 0) {
@@ -99,8 +97,12 @@ export async function runSimulate(opts: SimulateOptions, io: Io): Promise<number
     for (const g of p.groupSpecs()) {
       const s = p.groupState(g.name)!;
       const members = g.members.map((m) => `${m.name} ${s.health[m.name]?.health ?? "unknown"}`).join(", ");
-      const flags = [s.frozen ? "frozen" : "", s.pin ? `pinned to ${s.pin.member}` : ""].filter(Boolean).join(", ");
-      io.out(`-- ${g.name}: active ${s.active} since ${formatOffset(s.since, t0)}${flags ? ` (${flags})` : ""}; ${members}`);
+      const flags = [s.frozen ? "frozen" : "", s.pin ? `pinned to ${s.pin.member}` : ""]
+        .filter(Boolean)
+        .join(", ");
+      io.out(
+        `-- ${g.name}: active ${s.active} since ${formatOffset(s.since, t0)}${flags ? ` (${flags})` : ""}; ${members}`,
+      );
     }
   }
   return 0;

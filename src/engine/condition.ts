@@ -40,7 +40,7 @@ export function parseCondition(text: string): ConditionResult {
   if (fnMatch && fnMatch[1] !== "in") {
     const word = fnMatch[1]!;
     if (!(AGG_FNS as readonly string[]).includes(word)) {
-      return fail(`unknown function "${word}"; expected one of ${AGG_FNS.join(", ")}`, pos);
+      return fail(`unknown function "${word}"; expected one of: ${AGG_FNS.join(", ")}`, pos);
     }
     fn = word as AggFn;
     pos += word.length;
@@ -53,7 +53,10 @@ export function parseCondition(text: string): ConditionResult {
       const winMatch = /^(\d+\s*samples?|[0-9][0-9a-z.]*)/.exec(src.slice(pos));
       const span = winMatch ? parseSpan(winMatch[1]!) : undefined;
       if (!winMatch || !span) {
-        return fail("expected a window after `over`: a duration (`30s`, `5m`) or a count (`10 samples`)", winStart);
+        return fail(
+          "expected a window after `over`: a duration (`30s`, `5m`) or a count (`10 samples`)",
+          winStart,
+        );
       }
       if (span.kind === "time" && span.ms <= 0) return fail("window must be longer than 0", winStart);
       window = span;
@@ -84,8 +87,11 @@ export function parseCondition(text: string): ConditionResult {
     }
     pos = close + 1;
     skipWs();
-    if (pos < src.length) return fail(`unexpected "${src.slice(pos)}" after the list`, pos);
-    return { ok: true, condition: { text: text.trim(), fn, ...(window ? { window } : {}), op: "in", values } };
+    if (pos < src.length) return fail(`unexpected \`${src.slice(pos).trimEnd()}\` after the list`, pos);
+    return {
+      ok: true,
+      condition: { text: text.trim(), fn, ...(window ? { window } : {}), op: "in", values },
+    };
   }
 
   const op = COMPARE_OPS.find((o) => src.startsWith(o, pos));
@@ -102,13 +108,17 @@ export function parseCondition(text: string): ConditionResult {
   skipWs();
   const valStart = pos;
   const valMatch = /^\S+/.exec(src.slice(pos));
-  if (!valMatch) return fail(`missing value after \`${op}\`; expected a number or a state word (${STATE_WORDS})`, pos);
+  if (!valMatch)
+    return fail(`missing value after \`${op}\`; expected a number or a state word (${STATE_WORDS})`, pos);
   const value = parseValue(valMatch[0]);
   if (value === undefined) {
     return fail(`"${valMatch[0]}" is not a number or a state word (${STATE_WORDS})`, valStart);
   }
   pos += valMatch[0].length;
   skipWs();
-  if (pos < src.length) return fail(`unexpected "${src.slice(pos)}" after the value`, pos);
-  return { ok: true, condition: { text: text.trim(), fn, ...(window ? { window } : {}), op: op as CompareOp, value } };
+  if (pos < src.length) return fail(`unexpected \`${src.slice(pos).trimEnd()}\` after the value`, pos);
+  return {
+    ok: true,
+    condition: { text: text.trim(), fn, ...(window ? { window } : {}), op: op as CompareOp, value },
+  };
 }

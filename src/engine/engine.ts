@@ -1,7 +1,7 @@
-import { formatDuration, formatSpan } from "../util/duration.js";
 import type { Health } from "../groups/types.js";
+import { formatDuration, formatSpan } from "../util/duration.js";
 import { aggregate, compare, retention } from "./aggregate.js";
-import { type GlobMatcher, compileMatchers, labelsMatch } from "./labels.js";
+import { compileMatchers, type GlobMatcher, labelsMatch } from "./labels.js";
 import type { Condition, FlapSpec, Labels, RuleSpec, RuleState, Sample } from "./types.js";
 import { SampleBuffer } from "./window.js";
 
@@ -415,7 +415,8 @@ export class RuleEngine {
     const prev = inst.state;
     inst.state = state;
     inst.since = now;
-    inst.reason = reason ?? (state === "flapping" || prev === "flapping" ? inst.reason : describe(inst, now, prev));
+    inst.reason =
+      reason ?? (state === "flapping" || prev === "flapping" ? inst.reason : describe(inst, now, prev));
     if (prev === "flapping" && state !== "flapping") inst.reason += `; now ${describe(inst, now, prev)}`;
     return {
       ts: now,

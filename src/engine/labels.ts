@@ -1,7 +1,9 @@
 import type { Labels } from "./types.js";
 
 /** A label matcher: exact value, or a `*` glob compiled to a RegExp. */
-export type GlobMatcher = { readonly key: string; readonly exact: string } | { readonly key: string; readonly re: RegExp };
+export type GlobMatcher =
+  | { readonly key: string; readonly exact: string }
+  | { readonly key: string; readonly re: RegExp };
 
 export function compileMatchers(labels: Labels): GlobMatcher[] {
   return Object.entries(labels).map(([key, value]) =>

@@ -1,6 +1,8 @@
 /** Durations (`250ms`, `3s`, `5m`, `1h`, `1d`, or combined `1m30s`) and spans (a duration or `N samples`). */
 
-export type Span = { readonly kind: "time"; readonly ms: number } | { readonly kind: "samples"; readonly n: number };
+export type Span =
+  | { readonly kind: "time"; readonly ms: number }
+  | { readonly kind: "samples"; readonly n: number };
 
 const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const DURATION_RE = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+$/;
@@ -32,7 +34,7 @@ export function parseSpan(text: string): Span | undefined {
 /** Formats milliseconds the way users write them (`1m30s`, `250ms`). */
 export function formatDuration(ms: number): string {
   if (ms === 0) return "0s";
-  if (ms < 1000 || ms % 1000 !== 0) return `${ms}ms`;
+  if (ms < 1000) return `${ms}ms`;
   let s = ms / 1000;
   const parts: string[] = [];
   for (const [unit, size] of [
@@ -45,7 +47,7 @@ export function formatDuration(ms: number): string {
       s %= size;
     }
   }
-  if (s > 0) parts.push(`${s}s`);
+  if (s > 0) parts.push(`${Number(s.toFixed(3))}s`);
   return parts.join("");
 }
 

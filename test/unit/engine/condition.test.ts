@@ -28,7 +28,7 @@ describe("parseCondition", () => {
     ["in failed", 3, "expected `[` after `in`"],
     ["in [failed, broken]", 12, '"broken" is not a number or a state word'],
     ["in [failed", 10, "missing `]`"],
-    ["last > 5 and more", 9, 'unexpected "and more" after the value'],
+    ["last > 5 and more", 9, "unexpected `and more` after the value"],
   ])("rejects %j at offset %i", (text, offset, message) => {
     const r = parseCondition(text);
     expect(r.ok).toBe(false);
@@ -53,5 +53,6 @@ describe("durations", () => {
     expect(formatDuration(90_000)).toBe("1m30s");
     expect(formatDuration(250)).toBe("250ms");
     expect(formatDuration(3_600_000)).toBe("1h");
+    expect(formatDuration(90_003)).toBe("1m30.003s");
   });
 });

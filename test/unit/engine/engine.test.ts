@@ -12,7 +12,8 @@ function feed(e: RuleEngine, points: readonly (readonly [number, number])[], lab
   for (const [ts, v] of points) out.push(...e.ingest(sample(ts, v, labels)));
   return out;
 }
-const seq = (values: number[], step = 1000, start = 0) => values.map((v, i) => [start + i * step, v] as const);
+const seq = (values: number[], step = 1000, start = 0) =>
+  values.map((v, i) => [start + i * step, v] as const);
 
 describe("hysteresis", () => {
   const r: RuleInput = { problem: "last > 150", recovery: "last < 80" };
@@ -23,7 +24,11 @@ describe("hysteresis", () => {
     expect(run(r, seq([200, 149, 100, 80, 79.99, 120]))).toEqual(["0:firing", "4000:ok"]);
   });
   it("without a recovery condition clears as soon as the problem is false", () => {
-    expect(run({ problem: "last >= 10" }, seq([10, 9.99, 10]))).toEqual(["0:firing", "1000:ok", "2000:firing"]);
+    expect(run({ problem: "last >= 10" }, seq([10, 9.99, 10]))).toEqual([
+      "0:firing",
+      "1000:ok",
+      "2000:firing",
+    ]);
   });
   it(">= <= == != and in", () => {
     expect(run({ problem: "last <= 3" }, seq([4, 3]))).toEqual(["0:ok", "1000:firing"]);
@@ -40,7 +45,10 @@ describe("hysteresis", () => {
 
 describe("for / recover_for", () => {
   it("by time: pending, then firing exactly at `for` (sample-driven)", () => {
-    expect(run({ problem: "last > 0", for: "5s" }, seq([1, 1, 1, 1, 1, 1, 1]))).toEqual(["0:pending", "5000:firing"]);
+    expect(run({ problem: "last > 0", for: "5s" }, seq([1, 1, 1, 1, 1, 1, 1]))).toEqual([
+      "0:pending",
+      "5000:firing",
+    ]);
   });
   it("by time: a timer fires at the deadline without a new sample, not 1 ms earlier", () => {
     const e = new RuleEngine([rule({ problem: "last > 0", for: "5s" })]);
@@ -174,7 +182,8 @@ describe("flap detection", () => {
     const states: string[] = [];
     // Alternate 1,0 until flapping, then hold 0 until it stops.
     let ts = 0;
-    for (let i = 0; i < 10; i++) for (const t of e.ingest(sample((ts += 1000), i % 2 === 0 ? 1 : 0))) states.push(t.state);
+    for (let i = 0; i < 10; i++)
+      for (const t of e.ingest(sample((ts += 1000), i % 2 === 0 ? 1 : 0))) states.push(t.state);
     expect(states).toContain("flapping");
     const inst = () => [...e.instancesOf("r")][0]!;
     expect(inst().health).toBe("unhealthy");
@@ -189,7 +198,9 @@ describe("flap detection", () => {
     const vals = [...Array(16).fill(0), 1, 0, 1, 0];
     const out = feed(e, seq(vals));
     expect(out.map((t) => t.state)).toEqual(["ok", "firing", "ok", "firing", "flapping"]);
-    expect(out.at(-1)?.reason).toMatch(/^r flapping: \d+\.\d% state change over the last 20 evaluations \(high 20%\)$/);
+    expect(out.at(-1)?.reason).toMatch(
+      /^r flapping: \d+\.\d% state change over the last 20 evaluations \(high 20%\)$/,
+    );
   });
   it("a rare change does not flap", () => {
     const e = new RuleEngine([rule({ problem: "last > 0", flap })]);
@@ -207,7 +218,9 @@ describe("flap detection", () => {
 
 describe("instances and indexing", () => {
   it("one instance per label set the rule matches, with * globs", () => {
-    const e = new RuleEngine([rule({ metric: "ipmi.psu", labels: { component: "PSU*" }, problem: "in [failed, absent]" })]);
+    const e = new RuleEngine([
+      rule({ metric: "ipmi.psu", labels: { component: "PSU*" }, problem: "in [failed, absent]" }),
+    ]);
     e.ingest({ ts: 0, metric: "ipmi.psu", labels: { component: "PSU1", host: "h" }, value: 0 });
     e.ingest({ ts: 0, metric: "ipmi.psu", labels: { host: "h", component: "PSU2" }, value: 2 });
     e.ingest({ ts: 0, metric: "ipmi.psu", labels: { component: "FAN1", host: "h" }, value: 2 });
@@ -217,7 +230,10 @@ describe("instances and indexing", () => {
     expect(e.instanceCount).toBe(2);
   });
   it("a sample re-evaluates only the rules on its metric", () => {
-    const e = new RuleEngine([rule({ name: "a", metric: "x", problem: "last > 0" }), rule({ name: "b", metric: "y", problem: "last > 0" })]);
+    const e = new RuleEngine([
+      rule({ name: "a", metric: "x", problem: "last > 0" }),
+      rule({ name: "b", metric: "y", problem: "last > 0" }),
+    ]);
     const out = e.ingest(sample(0, 1, {}, "x"));
     expect(out.map((t) => t.rule)).toEqual(["a"]);
     expect([...e.instancesOf("b")]).toEqual([]);
@@ -246,7 +262,12 @@ describe("instances and indexing", () => {
 
 describe("reload", () => {
   it("carries windows and rule state over by name and labels", () => {
-    const r = rule({ name: "down", problem: "max over 3 samples == 0", recovery: "min over 3 samples == 1", for: "10s" });
+    const r = rule({
+      name: "down",
+      problem: "max over 3 samples == 0",
+      recovery: "min over 3 samples == 1",
+      for: "10s",
+    });
     const old = new RuleEngine([r]);
     feed(old, seq([1, 1, 1, 0, 0, 0], 1000), { collector: "gw-a" });
     feed(old, seq([0, 0, 0], 1000, 20_000), { collector: "gw-a" });
@@ -257,9 +278,9 @@ describe("reload", () => {
     const inst = [...next.instancesOf("down")][0]!;
     expect(inst.state).toBe("firing");
     expect(inst.labels).toEqual({ collector: "gw-a" });
-    expect(feed(next, seq([1, 1], 1000, 23_000), { collector: "gw-a" }).map((t) => `${t.ts}:${t.state}`)).toEqual([
-      "24000:ok",
-    ]);
+    expect(
+      feed(next, seq([1, 1], 1000, 23_000), { collector: "gw-a" }).map((t) => `${t.ts}:${t.state}`),
+    ).toEqual(["24000:ok"]);
   });
   it("keeps a pending timer running across the reload", () => {
     const r = rule({ problem: "last > 0", for: "10s" });
