@@ -31,7 +31,13 @@ const MIX: ReadonlyArray<Omit<RuleSpec, "name" | "metric" | "labels" | "severity
  * `metrics` metrics × `perMetric` rules each × `series` label sets = instances. Every sample is of one series
  * and evaluates the `perMetric` rule instances of its metric.
  */
-export function benchEngine(opts: { name: string; metrics: number; perMetric: number; series: number; samples: number }): EngineBenchResult {
+export function benchEngine(opts: {
+  name: string;
+  metrics: number;
+  perMetric: number;
+  series: number;
+  samples: number;
+}): EngineBenchResult {
   const rules: RuleSpec[] = [];
   for (let m = 0; m < opts.metrics; m++) {
     for (let r = 0; r < opts.perMetric; r++) {
@@ -52,7 +58,12 @@ export function benchEngine(opts: { name: string; metrics: number; perMetric: nu
   const nSeries = opts.metrics * opts.series;
   const series: { ts: number; metric: string; labels: Labels; value: number }[] = [];
   for (let k = 0; k < nSeries; k++) {
-    series.push({ ts: 0, metric: `metric.${k % opts.metrics}`, labels: labelSets[Math.floor(k / opts.metrics)]!, value: 1 });
+    series.push({
+      ts: 0,
+      metric: `metric.${k % opts.metrics}`,
+      labels: labelSets[Math.floor(k / opts.metrics)]!,
+      value: 1,
+    });
   }
   let ts = 1_700_000_000_000;
   let transitions = 0;

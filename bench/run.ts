@@ -22,7 +22,13 @@ for (const sc of scenarios) {
   for (let r = 0; r < ROUNDS; r++) rounds.push(benchEngine({ ...sc, samples: SAMPLES }));
   const rates = rounds.map((x) => x.samplesPerSec);
   const med = median(rates);
-  results.push({ ...rounds[0]!, samplesPerSec: med, nsPerSample: Math.round(1e9 / med), rounds: rates, median: med });
+  results.push({
+    ...rounds[0]!,
+    samplesPerSec: med,
+    nsPerSample: Math.round(1e9 / med),
+    rounds: rates,
+    median: med,
+  });
   console.log(
     `engine  ${sc.name.padEnd(52)} ${String(rounds[0]!.instances).padStart(6)} instances  ${(med / 1e6).toFixed(2)} M samples/s (median of ${ROUNDS}; ${Math.round(1e9 / med)} ns/sample; rounds ${rates.map((x) => (x / 1e6).toFixed(2)).join(" ")})`,
   );

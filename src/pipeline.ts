@@ -1,6 +1,13 @@
 import { RuleEngine, type Transition } from "./engine/engine.js";
 import type { RuleSpec, Sample } from "./engine/types.js";
-import { type Command, type GroupState, type Input, initialState, nextDeadline, step } from "./groups/controller.js";
+import {
+  type Command,
+  type GroupState,
+  type Input,
+  initialState,
+  nextDeadline,
+  step,
+} from "./groups/controller.js";
 import type { StandbyEvent } from "./groups/events.js";
 import { snapshot } from "./groups/health.js";
 import type { GroupSpec } from "./groups/types.js";
@@ -47,12 +54,20 @@ export class Pipeline {
   /** rule name → the groups whose members or verify list name it. */
   private readonly groupsByRule = new Map<string, GroupSlot[]>();
 
-  constructor(rules: readonly RuleSpec[], groups: readonly GroupSpec[], now: number, initial?: ReadonlyMap<string, GroupState>) {
+  constructor(
+    rules: readonly RuleSpec[],
+    groups: readonly GroupSpec[],
+    now: number,
+    initial?: ReadonlyMap<string, GroupState>,
+  ) {
     this.engine = new RuleEngine(rules);
     for (const spec of groups) {
       const slot: GroupSlot = { spec, state: initial?.get(spec.name) ?? initialState(spec, now) };
       this.groups.set(spec.name, slot);
-      const names = new Set([...spec.members.flatMap((m) => m.health.map((h) => h.rule)), ...(spec.verify?.rules ?? [])]);
+      const names = new Set([
+        ...spec.members.flatMap((m) => m.health.map((h) => h.rule)),
+        ...(spec.verify?.rules ?? []),
+      ]);
       for (const r of names) {
         let list = this.groupsByRule.get(r);
         if (!list) this.groupsByRule.set(r, (list = []));

@@ -1,14 +1,19 @@
+import type { RuleSpec } from "./engine/types.js";
 import { type Sample, STATE_VALUES } from "./engine/types.js";
 import type { Command } from "./groups/controller.js";
 import type { StandbyEvent } from "./groups/events.js";
 import type { GroupSpec } from "./groups/types.js";
 import { type Output, Pipeline } from "./pipeline.js";
-import type { RuleSpec } from "./engine/types.js";
 
 /** One line of a trace: a sample, or (an extension) an operator command at a point in time. */
 export type TraceEntry =
   | { readonly type: "sample"; readonly sample: Sample }
-  | { readonly type: "command"; readonly ts: number; readonly group: string; readonly command: Command & { by?: string } };
+  | {
+      readonly type: "command";
+      readonly ts: number;
+      readonly group: string;
+      readonly command: Command & { by?: string };
+    };
 
 const COMMANDS = ["failover", "failback", "pin", "unpin", "freeze", "unfreeze"] as const;
 
@@ -26,7 +31,8 @@ export function parseTraceLine(line: string): TraceEntry {
   }
   if (!isRecord(v)) throw new Error("expected a JSON object");
   const ts = v.ts;
-  if (typeof ts !== "number" || !Number.isFinite(ts)) throw new Error('expected "ts": a number of milliseconds since the epoch');
+  if (typeof ts !== "number" || !Number.isFinite(ts))
+    throw new Error('expected "ts": a number of milliseconds since the epoch');
   if ("command" in v) {
     const c = v.command;
     if (typeof c !== "string" || !(COMMANDS as readonly string[]).includes(c)) {
@@ -36,16 +42,25 @@ export function parseTraceLine(line: string): TraceEntry {
     const member = typeof v.member === "string" ? v.member : undefined;
     if (c === "pin" && member === undefined) throw new Error('"pin" needs "member"');
     const until = typeof v.until === "number" ? v.until : undefined;
-    const cmd = { command: c, ...(member !== undefined ? { member } : {}), ...(until !== undefined ? { until } : {}), ...(typeof v.reason === "string" ? { reason: v.reason } : {}), ...(v.force === true ? { force: true } : {}), by: "trace" } as Command & { by: string };
+    const cmd = {
+      command: c,
+      ...(member !== undefined ? { member } : {}),
+      ...(until !== undefined ? { until } : {}),
+      ...(typeof v.reason === "string" ? { reason: v.reason } : {}),
+      ...(v.force === true ? { force: true } : {}),
+      by: "trace",
+    } as Command & { by: string };
     return { type: "command", ts, group: v.group, command: cmd };
   }
-  if (typeof v.metric !== "string" || v.metric === "") throw new Error('expected "metric": a metric name such as "probe.success"');
+  if (typeof v.metric !== "string" || v.metric === "")
+    throw new Error('expected "metric": a metric name such as "probe.success"');
   const labels = v.labels ?? {};
   if (!isRecord(labels) || !Object.values(labels).every((x) => typeof x === "string")) {
     throw new Error('"labels" must be an object of strings, e.g. {"collector": "gw-a"}');
   }
   const state = v.state;
-  if (state !== undefined && typeof state !== "string") throw new Error('"state" must be a string such as "failed"');
+  if (state !== undefined && typeof state !== "string")
+    throw new Error('"state" must be a string such as "failed"');
   let value = v.value;
   if (value === undefined && typeof state === "string") value = STATE_VALUES[state];
   if (typeof value !== "number" || !Number.isFinite(value)) {
@@ -53,7 +68,13 @@ export function parseTraceLine(line: string): TraceEntry {
   }
   return {
     type: "sample",
-    sample: { ts, metric: v.metric, labels: labels as Record<string, string>, value, ...(state !== undefined ? { state } : {}) },
+    sample: {
+      ts,
+      metric: v.metric,
+      labels: labels as Record<string, string>,
+      value,
+      ...(state !== undefined ? { state } : {}),
+    },
   };
 }
 

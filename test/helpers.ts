@@ -83,7 +83,11 @@ export function group(g: GroupInput = {}): GroupSpec {
 }
 
 /** A health snapshot: `{a: "healthy", b: "unhealthy"}`; members not named are healthy. */
-export function health(spec: GroupSpec, states: Record<string, Health>, verifyFiring: string[] = []): HealthSnapshot {
+export function health(
+  spec: GroupSpec,
+  states: Record<string, Health>,
+  verifyFiring: string[] = [],
+): HealthSnapshot {
   const members: Record<string, MemberStatus> = {};
   for (const m of spec.members) {
     const h = states[m.name] ?? "healthy";
@@ -92,7 +96,14 @@ export function health(spec: GroupSpec, states: Record<string, Health>, verifyFi
         ? { health: h, culprits: [], reason: "all health rules ok" }
         : {
             health: h,
-            culprits: [{ rule: `${m.name}-down`, labels: {}, state: h === "unknown" ? "unknown" : "firing", reason: `${m.name}-down ${h}` }],
+            culprits: [
+              {
+                rule: `${m.name}-down`,
+                labels: {},
+                state: h === "unknown" ? "unknown" : "firing",
+                reason: `${m.name}-down ${h}`,
+              },
+            ],
             reason: `${m.name}-down ${h}`,
           };
   }

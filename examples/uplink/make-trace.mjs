@@ -6,7 +6,16 @@ const t0 = Date.UTC(2026, 10, 25, 12, 0, 0);
 const lines = [];
 for (let ms = 0; ms <= 90_000; ms += 100) {
   const aDown = (ms >= 10_000 && ms < 20_000) || (ms >= 35_000 && ms < 35_400);
-  lines.push(JSON.stringify({ ts: t0 + ms, metric: "probe.success", labels: { collector: "gw-a" }, value: aDown ? 0 : 1 }));
-  lines.push(JSON.stringify({ ts: t0 + ms + 3, metric: "probe.success", labels: { collector: "gw-b" }, value: 1 }));
+  lines.push(
+    JSON.stringify({
+      ts: t0 + ms,
+      metric: "probe.success",
+      labels: { collector: "gw-a" },
+      value: aDown ? 0 : 1,
+    }),
+  );
+  lines.push(
+    JSON.stringify({ ts: t0 + ms + 3, metric: "probe.success", labels: { collector: "gw-b" }, value: 1 }),
+  );
 }
 writeFileSync(new URL("trace.jsonl", import.meta.url), `${lines.join("\n")}\n`);

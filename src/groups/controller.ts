@@ -164,7 +164,11 @@ class Step {
       from,
       to,
       ...(kind === "failover" && culprit
-        ? { rule: culprit.rule, labels: culprit.labels, ...(culprit.value !== undefined ? { value: culprit.value } : {}) }
+        ? {
+            rule: culprit.rule,
+            labels: culprit.labels,
+            ...(culprit.value !== undefined ? { value: culprit.value } : {}),
+          }
         : {}),
       reason,
       ...extra,
@@ -211,7 +215,12 @@ function healthText(st: MemberStatus): string {
  * One step of a redundancy group's controller: pure, time is a parameter. Apply `input`, then decide.
  * See DESIGN.md "Semantics we promise".
  */
-export function step(spec: GroupSpec, state: GroupState, now: number, input: Input = { type: "tick" }): StepResult {
+export function step(
+  spec: GroupSpec,
+  state: GroupState,
+  now: number,
+  input: Input = { type: "tick" },
+): StepResult {
   const st = new Step(spec, state, now);
   expireTimers(st);
   let error: string | undefined;
@@ -225,13 +234,19 @@ export function step(spec: GroupSpec, state: GroupState, now: number, input: Inp
       error = command(st, input);
       break;
     case "switch_result":
-      if (!input.ok && st.s.active === input.to) switchFailed(st, input.to, `activation failed: ${input.detail}`);
+      if (!input.ok && st.s.active === input.to)
+        switchFailed(st, input.to, `activation failed: ${input.detail}`);
       break;
   }
   checkVerify(st);
   decide(st);
   judgeRedundancy(st);
-  return { state: st.s, events: st.events, ...(st.switched ? { switch: st.switched } : {}), ...(error ? { error } : {}) };
+  return {
+    state: st.s,
+    events: st.events,
+    ...(st.switched ? { switch: st.switched } : {}),
+    ...(error ? { error } : {}),
+  };
 }
 
 function expireTimers(st: Step): void {
@@ -269,7 +284,9 @@ function applyHealth(st: Step, snap: HealthSnapshot): void {
     if (next.health === "healthy") s.healthySince[m.name] = now;
     else delete s.healthySince[m.name];
     const relapse =
-      s.probation?.to === m.name && (next.health === "unhealthy" || next.health === "degraded") && now < s.probation.until;
+      s.probation?.to === m.name &&
+      (next.health === "unhealthy" || next.health === "degraded") &&
+      now < s.probation.until;
     let extra = "";
     if (relapse) {
       const old = s.hold;
@@ -284,7 +301,9 @@ function applyHealth(st: Step, snap: HealthSnapshot): void {
       state: next.health,
       ...(culprit ? { rule: culprit.rule, labels: culprit.labels } : {}),
       reason: `${m.name} ${prev.health} → ${next.health}: ${next.reason}${
-        m.name === s.active && next.health === "unknown" ? "; kept active (missing data is not evidence of failure)" : ""
+        m.name === s.active && next.health === "unknown"
+          ? "; kept active (missing data is not evidence of failure)"
+          : ""
       }${extra}`,
     });
   }
@@ -328,7 +347,10 @@ function decide(st: Step): void {
         s.noHealthy = true;
         const others = spec.members
           .filter((m) => m.name !== s.active)
-          .map((m) => `${m.name} ${st.status(m.name).health}${m.name in s.excluded ? " (excluded after a failed switch)" : ""}`);
+          .map(
+            (m) =>
+              `${m.name} ${st.status(m.name).health}${m.name in s.excluded ? " (excluded after a failed switch)" : ""}`,
+          );
         st.emit({
           kind: "no_healthy_member",
           member: s.active,
@@ -338,7 +360,8 @@ function decide(st: Step): void {
       return;
     }
     if (s.frozen) return;
-    const returning = st.preference().findIndex((m) => m.name === t.member.name) <
+    const returning =
+      st.preference().findIndex((m) => m.name === t.member.name) <
       st.preference().findIndex((m) => m.name === s.active);
     st.autoSwitch(
       t.member.name,
@@ -412,7 +435,11 @@ function command(st: Step, c: Command & { by?: string }): string | undefined {
         target = st.bestTarget(s.active)?.member;
         if (!target) return `no healthy or degraded member to fail over to from ${s.active}`;
       }
-      st.switchTo(target.name, "manual_switch", `operator failover${by} from ${s.active} to ${target.name} (${st.status(target.name).health})`);
+      st.switchTo(
+        target.name,
+        "manual_switch",
+        `operator failover${by} from ${s.active} to ${target.name} (${st.status(target.name).health})`,
+      );
       return undefined;
     }
     case "failback": {
@@ -430,7 +457,8 @@ function command(st: Step, c: Command & { by?: string }): string | undefined {
       const m = st.member(c.member);
       if (!m) return `group "${spec.name}" has no member "${c.member}"`;
       const h = st.status(m.name).health;
-      if ((h === "unhealthy" || h === "unknown") && !c.force) return `${m.name} is ${h}; refusing to pin it (use force)`;
+      if ((h === "unhealthy" || h === "unknown") && !c.force)
+        return `${m.name} is ${h}; refusing to pin it (use force)`;
       if (c.until !== undefined && c.until <= now) return "pin expiry is in the past";
       s.pin = { member: m.name, ...(c.until !== undefined ? { until: c.until } : {}) };
       st.emit({
@@ -449,7 +477,11 @@ function command(st: Step, c: Command & { by?: string }): string | undefined {
     case "freeze":
       if (s.frozen && s.frozen.until === undefined) return "already frozen";
       s.frozen = { at: now, reason: c.reason ?? `frozen${by}` };
-      st.emit({ kind: "frozen", member: s.active, reason: `frozen on ${s.active}${by}${c.reason ? `: ${c.reason}` : ""}` });
+      st.emit({
+        kind: "frozen",
+        member: s.active,
+        reason: `frozen on ${s.active}${by}${c.reason ? `: ${c.reason}` : ""}`,
+      });
       return undefined;
     case "unfreeze":
       if (!s.frozen) return "not frozen";
@@ -468,7 +500,8 @@ export function nextDeadline(spec: GroupSpec, state: GroupState): number | undef
   if (state.verify) times.push(state.verify.deadline);
   if (state.probation) times.push(state.probation.until);
   times.push(...Object.values(state.excluded));
-  if (spec.min_healthy !== undefined && state.redundancy === undefined) times.push(state.startedAt + REDUNDANCY_GRACE_MS);
+  if (spec.min_healthy !== undefined && state.redundancy === undefined)
+    times.push(state.startedAt + REDUNDANCY_GRACE_MS);
   if (spec.failback.mode === "auto" && !state.frozen) {
     const probe = new Step(spec, state, 0);
     const active = probe.status(state.active).health;

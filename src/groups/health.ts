@@ -35,7 +35,10 @@ export function memberStatus(member: MemberSpec, engine: RuleEngine): MemberStat
     const insts = instancesFor(engine, ref);
     if (insts.length === 0) {
       const reason = `${ref.rule}: no data yet`;
-      found.push({ culprit: { rule: ref.rule, labels: ref.labels ?? {}, state: "unknown", reason }, health: "unknown" });
+      found.push({
+        culprit: { rule: ref.rule, labels: ref.labels ?? {}, state: "unknown", reason },
+        health: "unknown",
+      });
       if (RANK.unknown > RANK[worst]) worst = "unknown";
       continue;
     }
@@ -62,7 +65,8 @@ export function snapshot(group: GroupSpec, engine: RuleEngine): HealthSnapshot {
   const verifyFiring: string[] = [];
   for (const rule of group.verify?.rules ?? []) {
     for (const i of engine.instancesOf(rule)) {
-      if (i.state === "firing" || i.state === "recovering" || i.state === "flapping") verifyFiring.push(i.reason);
+      if (i.state === "firing" || i.state === "recovering" || i.state === "flapping")
+        verifyFiring.push(i.reason);
     }
   }
   return { members, verifyFiring };

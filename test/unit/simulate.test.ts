@@ -30,11 +30,25 @@ const uplink: GroupSpec = {
 };
 
 /** 100 ms probes of both gateways; `aDown(ms)` says when gw-a loses its probes. */
-function trace(seconds: number, aDown: (ms: number) => boolean, bGapFrom = Number.POSITIVE_INFINITY): string[] {
+function trace(
+  seconds: number,
+  aDown: (ms: number) => boolean,
+  bGapFrom = Number.POSITIVE_INFINITY,
+): string[] {
   const lines: string[] = [];
   for (let ms = 0; ms <= seconds * 1000; ms += 100) {
-    lines.push(JSON.stringify({ ts: T0 + ms, metric: "probe.success", labels: { collector: "gw-a" }, value: aDown(ms) ? 0 : 1 }));
-    if (ms < bGapFrom) lines.push(JSON.stringify({ ts: T0 + ms + 3, metric: "probe.success", labels: { collector: "gw-b" }, value: 1 }));
+    lines.push(
+      JSON.stringify({
+        ts: T0 + ms,
+        metric: "probe.success",
+        labels: { collector: "gw-a" },
+        value: aDown(ms) ? 0 : 1,
+      }),
+    );
+    if (ms < bGapFrom)
+      lines.push(
+        JSON.stringify({ ts: T0 + ms + 3, metric: "probe.success", labels: { collector: "gw-b" }, value: 1 }),
+      );
   }
   return lines;
 }
@@ -48,7 +62,9 @@ function simulate(lines: string[], until?: number): StandbyEvent[] {
 }
 
 const switches = (ev: StandbyEvent[]) =>
-  ev.filter((e) => ["failover", "failback", "manual_switch"].includes(e.kind)).map((e) => `${e.ts - T0}:${e.kind}>${e.to}`);
+  ev
+    .filter((e) => ["failover", "failback", "manual_switch"].includes(e.kind))
+    .map((e) => `${e.ts - T0}:${e.kind}>${e.to}`);
 
 describe("simulate", () => {
   it("fails over on the third lost probe and back exactly `hold` after recovery", () => {
@@ -76,7 +92,9 @@ describe("simulate", () => {
     // With `until`, the data goes stale (1 s) before the hold ends: no failback onto unknown health.
     const ev = simulate(lines, T0 + 60_000);
     expect(switches(ev)).toEqual(["10200:failover>isp-b"]);
-    expect(ev.filter((e) => e.kind === "rule" && e.state === "unknown").map((e) => e.ts - T0)).toEqual([22_000, 22_003]);
+    expect(ev.filter((e) => e.kind === "rule" && e.state === "unknown").map((e) => e.ts - T0)).toEqual([
+      22_000, 22_003,
+    ]);
   });
   it("takes operator commands from the trace", () => {
     const lines = trace(5, () => false);
@@ -88,13 +106,17 @@ describe("simulate", () => {
   it("refuses a trace that goes back in time", () => {
     const sim = new Simulator(rules, [uplink], () => {});
     sim.feed(parseTraceLine(`{"ts": ${T0 + 10}, "metric": "x", "value": 1}`));
-    expect(() => sim.feed(parseTraceLine(`{"ts": ${T0}, "metric": "x", "value": 1}`))).toThrow(/not in time order/);
+    expect(() => sim.feed(parseTraceLine(`{"ts": ${T0}, "metric": "x", "value": 1}`))).toThrow(
+      /not in time order/,
+    );
   });
 });
 
 describe("trace lines", () => {
   it("accept a state word for the value", () => {
-    expect(parseTraceLine('{"ts": 1, "metric": "ipmi.psu", "labels": {"component": "PSU1"}, "state": "failed"}')).toEqual({
+    expect(
+      parseTraceLine('{"ts": 1, "metric": "ipmi.psu", "labels": {"component": "PSU1"}, "state": "failed"}'),
+    ).toEqual({
       type: "sample",
       sample: { ts: 1, metric: "ipmi.psu", labels: { component: "PSU1" }, value: 2, state: "failed" },
     });

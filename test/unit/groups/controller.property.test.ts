@@ -1,6 +1,12 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type GroupState, initialState, type Input, nextDeadline, step } from "../../../src/groups/controller.js";
+import {
+  type GroupState,
+  type Input,
+  initialState,
+  nextDeadline,
+  step,
+} from "../../../src/groups/controller.js";
 import type { GroupSpec, Health } from "../../../src/groups/types.js";
 import { group, health } from "../../helpers.js";
 
@@ -25,8 +31,23 @@ const opArb = (withCommands: boolean): fc.Arbitrary<Op> => {
   ];
   if (withCommands) {
     base.push(
-      fc.record({ dt, kind: fc.constant("command" as const), command: fc.constantFrom("failover", "failback", "unpin", "freeze", "unfreeze") as fc.Arbitrary<"failover">  }),
-      fc.record({ dt, kind: fc.constant("pin" as const), member: fc.constantFrom(...MEMBERS), ttl: fc.option(fc.integer({ min: 1, max: 60_000 }), { nil: undefined }) }),
+      fc.record({
+        dt,
+        kind: fc.constant("command" as const),
+        command: fc.constantFrom(
+          "failover",
+          "failback",
+          "unpin",
+          "freeze",
+          "unfreeze",
+        ) as fc.Arbitrary<"failover">,
+      }),
+      fc.record({
+        dt,
+        kind: fc.constant("pin" as const),
+        member: fc.constantFrom(...MEMBERS),
+        ttl: fc.option(fc.integer({ min: 1, max: 60_000 }), { nil: undefined }),
+      }),
     );
   }
   return fc.oneof(...base);
@@ -42,7 +63,13 @@ const specArb = fc.record({
 interface Trace {
   spec: GroupSpec;
   /** Every step: its time, input, the health in force after it, the switch if any, the hold in force before. */
-  steps: { now: number; input: Input; health: Record<string, Health>; switch?: { from: string; to: string; kind: string }; state: GroupState }[];
+  steps: {
+    now: number;
+    input: Input;
+    health: Record<string, Health>;
+    switch?: { from: string; to: string; kind: string };
+    state: GroupState;
+  }[];
 }
 
 /** Runs ops through the controller as the daemon does: ticking at every deadline in between. */
@@ -54,7 +81,13 @@ function drive(spec: GroupSpec, ops: Op[]): Trace {
   const apply = (at: number, input: Input) => {
     if (input.type === "health") for (const m of MEMBERS) current[m] = input.snapshot.members[m]!.health;
     const r = step(spec, state, at, input);
-    trace.steps.push({ now: at, input, health: { ...current }, ...(r.switch ? { switch: r.switch } : {}), state });
+    trace.steps.push({
+      now: at,
+      input,
+      health: { ...current },
+      ...(r.switch ? { switch: r.switch } : {}),
+      state,
+    });
     state = r.state;
   };
   for (const op of ops) {
@@ -75,15 +108,24 @@ function drive(spec: GroupSpec, ops: Op[]): Trace {
         apply(now, { type: "command", command: op.command });
         break;
       case "pin":
-        apply(now, { type: "command", command: "pin", member: op.member, ...(op.ttl ? { until: now + op.ttl } : {}) });
+        apply(now, {
+          type: "command",
+          command: "pin",
+          member: op.member,
+          ...(op.ttl ? { until: now + op.ttl } : {}),
+        });
         break;
     }
   }
   return trace;
 }
 
-const mkSpec = (p: { mode: "auto" | "manual" | "never"; hold: number; max_switches: number; within: number }) =>
-  group({ members: MEMBERS, mode: p.mode, hold: p.hold, max_switches: p.max_switches, within: p.within });
+const mkSpec = (p: {
+  mode: "auto" | "manual" | "never";
+  hold: number;
+  max_switches: number;
+  within: number;
+}) => group({ members: MEMBERS, mode: p.mode, hold: p.hold, max_switches: p.max_switches, within: p.within });
 
 const RUNS = { numRuns: 400 };
 
@@ -97,7 +139,9 @@ describe("controller invariants (property-based)", () => {
           const h = s.health[s.switch.to];
           expect(h === "healthy" || h === "degraded").toBe(true);
           if (h === "degraded" && s.switch.kind !== "manual_switch") {
-            const healthyOther = MEMBERS.some((m) => m !== s.switch!.from && m !== s.switch!.to && s.health[m] === "healthy");
+            const healthyOther = MEMBERS.some(
+              (m) => m !== s.switch!.from && m !== s.switch!.to && s.health[m] === "healthy",
+            );
             expect(healthyOther).toBe(false);
           }
         }
@@ -133,7 +177,9 @@ describe("controller invariants (property-based)", () => {
             if (t.steps[j]!.health[s.switch.to] !== "healthy") break;
             since = t.steps[j]!.now;
           }
-          const firstHealthy = t.steps.find((x, j) => j <= i && x.now >= since && x.health[s.switch!.to] === "healthy");
+          const firstHealthy = t.steps.find(
+            (x, j) => j <= i && x.now >= since && x.health[s.switch!.to] === "healthy",
+          );
           expect(firstHealthy).toBeDefined();
           expect(s.now - firstHealthy!.now).toBeGreaterThanOrEqual(s.state.hold);
           expect(s.state.hold).toBeGreaterThanOrEqual(p.hold);
@@ -145,12 +191,16 @@ describe("controller invariants (property-based)", () => {
 
   it("never leaves a healthy active member on its own in manual and never modes", () => {
     fc.assert(
-      fc.property(specArb.filter((p) => p.mode !== "auto"), fc.array(opArb(false), { maxLength: 60 }), (p, ops) => {
-        const t = drive(mkSpec(p), ops);
-        for (const s of t.steps) {
-          if (s.switch) expect(s.health[s.switch.from]).not.toBe("healthy");
-        }
-      }),
+      fc.property(
+        specArb.filter((p) => p.mode !== "auto"),
+        fc.array(opArb(false), { maxLength: 60 }),
+        (p, ops) => {
+          const t = drive(mkSpec(p), ops);
+          for (const s of t.steps) {
+            if (s.switch) expect(s.health[s.switch.from]).not.toBe("healthy");
+          }
+        },
+      ),
       RUNS,
     );
   });

@@ -2,8 +2,8 @@ import { describe, expect, it } from "vitest";
 import {
   type Command,
   type GroupState,
-  initialState,
   type Input,
+  initialState,
   nextDeadline,
   step,
 } from "../../../src/groups/controller.js";
@@ -62,7 +62,9 @@ describe("failover", () => {
     expect(r.switch).toEqual({ from: "a", to: "b", kind: "failover" });
     const ev = h.events.find((e) => e.kind === "failover")!;
     expect(ev).toMatchObject({ ts: 1000, group: "g", from: "a", to: "b", rule: "a-down" });
-    expect(ev.reason).toBe("a unhealthy (a-down unhealthy); b is the healthy member of highest priority (90)");
+    expect(ev.reason).toBe(
+      "a unhealthy (a-down unhealthy); b is the healthy member of highest priority (90)",
+    );
   });
   it("skips unhealthy and unknown members, takes degraded only when no healthy one is left", () => {
     const h = started();
@@ -71,7 +73,9 @@ describe("failover", () => {
     const h2 = started();
     h2.health(1000, { a: "unhealthy", b: "degraded", c: "unknown" });
     expect(h2.active).toBe("b");
-    expect(h2.events.find((e) => e.kind === "failover")?.reason).toMatch(/degraded member .* no healthy member left/);
+    expect(h2.events.find((e) => e.kind === "failover")?.reason).toMatch(
+      /degraded member .* no healthy member left/,
+    );
   });
   it("stays and raises no_healthy_member once when nothing is left", () => {
     const h = started();
@@ -210,12 +214,20 @@ describe("damping", () => {
     expect(h.active).toBe("a");
     expect(h.state.frozen?.until).toBe(63_000);
     const frozen = h.events.find((e) => e.kind === "frozen")!;
-    expect(frozen.reason).toMatch(/^frozen on a: 2 automatic switches within 1m \(max_switches 2\); wanted failover to b/);
+    expect(frozen.reason).toMatch(
+      /^frozen on a: 2 automatic switches within 1m \(max_switches 2\); wanted failover to b/,
+    );
     h.health(4000, { a: "unhealthy", b: "healthy" });
     h.tick(62_999);
     expect(h.active).toBe("a");
     h.tick(63_000);
-    expect(h.kinds()).toEqual(["1000:failover>b", "2000:failover>a", "3000:frozen", "63000:unfrozen", "63000:failover>b"]);
+    expect(h.kinds()).toEqual([
+      "1000:failover>b",
+      "2000:failover>a",
+      "3000:frozen",
+      "63000:unfrozen",
+      "63000:failover>b",
+    ]);
   });
   it("unfreeze by hand resumes at once; freeze by hand stops automatic switching", () => {
     const h = started({ max_switches: 1, within: 60_000 });
@@ -243,7 +255,12 @@ describe("pin", () => {
     expect(h.active).toBe("b");
     h.tick(100_000);
     expect(h.active).toBe("a");
-    expect(h.kinds()).toEqual(["1000:pinned", "1000:manual_switch>b", "100000:unpinned", "100000:failback>a"]);
+    expect(h.kinds()).toEqual([
+      "1000:pinned",
+      "1000:manual_switch>b",
+      "100000:unpinned",
+      "100000:failback>a",
+    ]);
   });
   it("a pinned member that fails is left, and returned to after the hold", () => {
     const h = started({ hold: 10_000 });
@@ -262,7 +279,9 @@ describe("pin", () => {
   it("refuses to pin an unhealthy or unknown member unless forced, and unknown names", () => {
     const h = started();
     h.health(1000, { b: "unhealthy" });
-    expect(h.cmd(2000, { command: "pin", member: "b" }).error).toBe("b is unhealthy; refusing to pin it (use force)");
+    expect(h.cmd(2000, { command: "pin", member: "b" }).error).toBe(
+      "b is unhealthy; refusing to pin it (use force)",
+    );
     expect(h.cmd(2000, { command: "pin", member: "zz" }).error).toBe('group "g" has no member "zz"');
     expect(h.cmd(2000, { command: "pin", member: "b", force: true }).error).toBeUndefined();
   });
@@ -301,7 +320,9 @@ describe("switch verification and failures", () => {
     h.tick(6000);
     expect(h.active).toBe("c");
     expect(h.kinds()).toEqual(["1000:failover>b", "6000:switch_failed>b", "6000:failover>c"]);
-    expect(h.events.find((e) => e.kind === "switch_failed")?.reason).toMatch(/verify rules still firing 5s after the switch: svc firing/);
+    expect(h.events.find((e) => e.kind === "switch_failed")?.reason).toMatch(
+      /verify rules still firing 5s after the switch: svc firing/,
+    );
   });
   it("a verify rule that cleared in time confirms the switch", () => {
     const h = started({ verify: { rules: ["svc"], within: 5000 } });
@@ -313,7 +334,12 @@ describe("switch verification and failures", () => {
   it("a failed activation excludes the member and tries the next", () => {
     const h = started();
     h.health(1000, { a: "unhealthy" });
-    const r = step(h.spec, h.state, 1100, { type: "switch_result", to: "b", ok: false, detail: "ip: exit 2" });
+    const r = step(h.spec, h.state, 1100, {
+      type: "switch_result",
+      to: "b",
+      ok: false,
+      detail: "ip: exit 2",
+    });
     expect(r.state.active).toBe("c");
     expect(r.events.map((e) => e.kind)).toEqual(["switch_failed", "failover"]);
   });
@@ -322,12 +348,18 @@ describe("switch verification and failures", () => {
 describe("commands", () => {
   it("failover by hand goes to the best other member; errors are explained", () => {
     const h = started();
-    expect(h.cmd(1000, { command: "failover" }).switch).toEqual({ from: "a", to: "b", kind: "manual_switch" });
+    expect(h.cmd(1000, { command: "failover" }).switch).toEqual({
+      from: "a",
+      to: "b",
+      kind: "manual_switch",
+    });
     expect(h.cmd(1000, { command: "failover", member: "b" }).error).toBe("b is already active");
     expect(h.cmd(1000, { command: "unpin" }).error).toBe("not pinned");
     expect(h.cmd(1000, { command: "unfreeze" }).error).toBe("not frozen");
     h.health(2000, { a: "unhealthy", c: "unhealthy" });
-    expect(h.cmd(3000, { command: "failover" }).error).toBe("no healthy or degraded member to fail over to from b");
+    expect(h.cmd(3000, { command: "failover" }).error).toBe(
+      "no healthy or degraded member to fail over to from b",
+    );
   });
   it("manual switches do not count towards damping", () => {
     const h = started({ max_switches: 1 });
