@@ -76,6 +76,17 @@ export class Pipeline {
     }
   }
 
+  /**
+   * Gives every group its first health snapshot (a member without health rules is healthy from the start;
+   * one whose rules have no data yet is unknown). Call once after construction.
+   */
+  initialize(now: number, out: Output = { events: [], switches: [] }): Output {
+    for (const slot of this.groups.values()) {
+      this.step(slot, now, { type: "health", snapshot: snapshot(slot.spec, this.engine) }, out);
+    }
+    return out;
+  }
+
   groupState(name: string): GroupState | undefined {
     return this.groups.get(name)?.state;
   }

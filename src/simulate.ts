@@ -107,7 +107,10 @@ export class Simulator {
     const ts = entry.type === "sample" ? entry.sample.ts : entry.ts;
     if (ts < this.now) throw new Error(`not in time order: ts ${ts} is before the previous ${this.now}`);
     // Groups start on their highest-priority member at the trace's first timestamp.
-    this.pipeline ??= new Pipeline(this.rules, this.groups, ts);
+    if (this.pipeline === undefined) {
+      this.pipeline = new Pipeline(this.rules, this.groups, ts);
+      this.flush(this.pipeline.initialize(ts));
+    }
     this.advance(ts);
     this.now = ts;
     if (entry.type === "sample") {

@@ -2,7 +2,9 @@
 /** The `standby` command. Each command's body lives in its own module and returns the exit code. */
 import { Command } from "commander";
 import { DEFAULT_CONFIG, runCheck } from "./check.js";
+import { runControl, runStatus } from "./control.js";
 import { processIo } from "./io.js";
+import { runDaemon } from "./run.js";
 import { runSchema } from "./schema.js";
 import { runSimulate } from "./simulate.js";
 
@@ -61,5 +63,67 @@ program
       processIo,
     );
   });
+
+program
+  .command("run")
+  .description("run the monitor: collectors, rules, group controllers and actions (SIGHUP reloads)")
+  .option("-c, --config <file>", "the config file", DEFAULT_CONFIG)
+  .option("--dry-run", "decide and log everything, run no action")
+  .option("--view", "print a readable live view of events on stdout (logs stay JSON on stderr)")
+  .option("--log-level <level>", "debug, info, warn or error", "info")
+  .action(async (opts: { config: string; dryRun?: boolean; view?: boolean; logLevel: string }) => {
+    process.exitCode = await runDaemon(
+      {
+        config: opts.config,
+        dryRun: opts.dryRun === true,
+        view: opts.view === true,
+        logLevel: opts.logLevel,
+      },
+      processIo,
+    );
+    process.exit();
+  });
+
+program
+  .command("status")
+  .description("groups, active members, each member's health and the rules behind it, last events")
+  .option("-c, --config <file>", "the config file (for the API address and token)", DEFAULT_CONFIG)
+  .option("--json", "the raw status JSON")
+  .action(async (opts: { config: string; json?: boolean }) => {
+    process.exitCode = await runStatus({ config: opts.config, json: opts.json === true }, processIo);
+  });
+
+const control = (name: string, description: string, extra?: (c: Command) => Command) => {
+  let cmd = program
+    .command(`${name} <group>${name === "pin" ? " <member>" : ""}`)
+    .description(description)
+    .option("-c, --config <file>", "the config file (for the API address and token)", DEFAULT_CONFIG);
+  if (extra) cmd = extra(cmd);
+  cmd.action(async (group: string, ...rest: unknown[]) => {
+    const member = name === "pin" ? (rest[0] as string) : undefined;
+    const opts = (name === "pin" ? rest[1] : rest[0]) as Record<string, unknown> & { config: string };
+    const body: Record<string, unknown> = {};
+    if (member) body.member = member;
+    if (typeof opts.to === "string") body.member = opts.to;
+    if (typeof opts.for === "string") body.for = opts.for;
+    if (opts.force === true) body.force = true;
+    if (typeof opts.reason === "string") body.reason = opts.reason;
+    process.exitCode = await runControl({ config: opts.config, group, command: name, body }, processIo);
+  });
+};
+control("failover", "switch away from the active member now (to the best other member, or --to)", (c) =>
+  c.option("--to <member>", "the member to switch to"),
+);
+control("failback", "switch to the most preferred healthy member now (any failback mode)");
+control("pin", "make MEMBER the preferred member (switching to it now), optionally for a while", (c) =>
+  c
+    .option("--for <duration>", "the pin expires after this long (e.g. 2h)")
+    .option("--force", "pin even an unhealthy member"),
+);
+control("unpin", "remove the pin; the normal priority order applies again");
+control("freeze", "stop automatic switching of the group", (c) =>
+  c.option("--reason <text>", "why, for the event log"),
+);
+control("unfreeze", "resume automatic switching");
 
 await program.parseAsync(process.argv);

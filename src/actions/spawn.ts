@@ -1,0 +1,352 @@
+/**
+ * Running one external command the way every action runner does: an argv array (never a shell), a timeout,
+ * output captured and truncated, and a result instead of an exception.
+ *
+ * The child gets its own process group (`detached`), so a timeout or an abort can kill everything it started
+ * (a shell script's children too): SIGTERM to the group at the timeout, SIGKILL to the group 1 s later if the
+ * command is still there. Commands known not to fork (`ip`) may skip the group (`group: false`), which saves
+ * a little time on the failover path (setsid makes the spawn slower).
+ */
+import { spawn } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { performance } from "node:perf_hooks";
+
+/** How much output a result keeps: the first and the last half of this many bytes. */
+export const OUTPUT_LIMIT = 4096;
+/** Time between SIGTERM and SIGKILL when a command outlives its timeout. */
+export const KILL_GRACE_MS = 1000;
+/** How long to keep reading after the command exited, in case a background child still holds its output. */
+const DRAIN_MS = 200;
+
+export interface SpawnOptions {
+  /** Milliseconds; SIGTERM then, SIGKILL KILL_GRACE_MS later. */
+  readonly timeout: number;
+  /** The whole environment of the child (default: this process's). */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Aborting kills the command as a timeout does. */
+  readonly signal?: AbortSignal;
+  /** Written to the child's stdin, which is then closed (default: no stdin). */
+  readonly stdin?: string;
+  readonly cwd?: string;
+  /**
+   * Run in a process group of its own and kill the whole group (default true). Only commands that start no
+   * children of their own (`ip`, which also execs in place under `ip netns exec`) should turn it off.
+   */
+  readonly group?: boolean;
+}
+
+export interface SpawnResult {
+  readonly argv: readonly string[];
+  /** The exit code, when the command exited by itself or after SIGTERM. */
+  readonly exitCode?: number;
+  /** The signal that ended the command (e.g. "SIGKILL"). */
+  readonly exitSignal?: string;
+  /** stdout and stderr as they arrived, truncated to about OUTPUT_LIMIT bytes. */
+  readonly output: string;
+  readonly durationMs: number;
+  /** The command could not be started: the errno code (ENOENT, EACCES, ...). */
+  readonly spawnError?: string;
+  readonly timedOut: boolean;
+  readonly aborted: boolean;
+  /** The signal we ended it with after a timeout or abort: SIGTERM, or SIGKILL when SIGTERM was not enough. */
+  readonly killedWith?: "SIGTERM" | "SIGKILL";
+  readonly pid?: number;
+}
+
+/** `250ms`, `5s`, `1.5s`: durations in messages, as users write them in the config. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  const s = Math.round(ms / 100) / 10;
+  return `${s}s`;
+}
+
+/** Milliseconds with 0.1 ms resolution. */
+export function roundMs(ms: number): number {
+  return Math.round(ms * 10) / 10;
+}
+
+/** Keeps the head and the tail of a stream of chunks within `limit` bytes. */
+export class OutputBuffer {
+  private readonly half: number;
+  private head: Buffer[] = [];
+  private headBytes = 0;
+  private tail: Buffer[] = [];
+  private tailBytes = 0;
+  private dropped = 0;
+
+  constructor(readonly limit = OUTPUT_LIMIT) {
+    this.half = Math.floor(limit / 2);
+  }
+
+  push(chunk: Buffer | string): void {
+    let b = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
+    if (this.headBytes < this.half) {
+      const take = Math.min(this.half - this.headBytes, b.length);
+      this.head.push(b.subarray(0, take));
+      this.headBytes += take;
+      b = b.subarray(take);
+    }
+    if (b.length === 0) return;
+    this.tail.push(b);
+    this.tailBytes += b.length;
+    while (this.tailBytes > this.limit - this.half) {
+      const first = this.tail[0]!;
+      const excess = this.tailBytes - (this.limit - this.half);
+      if (first.length <= excess) {
+        this.tail.shift();
+        this.tailBytes -= first.length;
+        this.dropped += first.length;
+      } else {
+        this.tail[0] = first.subarray(excess);
+        this.tailBytes -= excess;
+        this.dropped += excess;
+      }
+    }
+  }
+
+  toString(): string {
+    const head = Buffer.concat(this.head).toString("utf8");
+    const tail = Buffer.concat(this.tail).toString("utf8");
+    if (this.dropped === 0) return head + tail;
+    return `${head}\n[... ${this.dropped} bytes left out ...]\n${tail}`;
+  }
+}
+
+/** Truncates a string the way command output is truncated. */
+export function truncateOutput(text: string, limit = OUTPUT_LIMIT): string {
+  if (Buffer.byteLength(text) <= limit) return text;
+  const b = new OutputBuffer(limit);
+  b.push(text);
+  return b.toString();
+}
+
+function killGroup(pid: number, signal: NodeJS.Signals, group: boolean): boolean {
+  try {
+    process.kill(group ? -pid : pid, signal);
+    return true;
+  } catch {
+    if (!group) return false;
+    try {
+      // No group (the child may not have called setsid yet): the child alone.
+      process.kill(pid, signal);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+/**
+ * Whether any process of the group still runs. Zombies do not count: an orphan whose new parent (PID 1 in a
+ * container, for instance) is slow to reap it is dead all the same. Reads /proc where there is one.
+ */
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return true;
+  }
+  for (const e of entries) {
+    if (e.charCodeAt(0) < 48 || e.charCodeAt(0) > 57) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${e}/stat`, "latin1");
+    } catch {
+      continue;
+    }
+    // pid (comm) state ppid pgrp ...; comm may hold spaces and parentheses.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (Number(fields[2]) === pgid && fields[0] !== "Z" && fields[0] !== "X") return true;
+  }
+  return false;
+}
+
+/** Runs argv[0] with argv[1..] (no shell), never throws. */
+export function spawnWithTimeout(argv: readonly string[], opts: SpawnOptions): Promise<SpawnResult> {
+  const started = performance.now();
+  const out = new OutputBuffer();
+  const base = { argv: [...argv] };
+  if (argv.length === 0 || !argv[0]) {
+    return Promise.resolve({
+      ...base,
+      output: "",
+      durationMs: 0,
+      spawnError: "EINVAL",
+      timedOut: false,
+      aborted: false,
+    });
+  }
+  if (opts.signal?.aborted) {
+    return Promise.resolve({ ...base, output: "", durationMs: 0, timedOut: false, aborted: true });
+  }
+
+  const useGroup = opts.group ?? true;
+  return new Promise<SpawnResult>((resolve) => {
+    let settled = false;
+    let timedOut = false;
+    let aborted = false;
+    let killedWith: "SIGTERM" | "SIGKILL" | undefined;
+    let exitCode: number | undefined;
+    let exitSignal: string | undefined;
+    let exited = false;
+    let timer: NodeJS.Timeout | undefined;
+    let killTimer: NodeJS.Timeout | undefined;
+    let drainTimer: NodeJS.Timeout | undefined;
+
+    const child = spawn(argv[0]!, argv.slice(1), {
+      env: opts.env ?? process.env,
+      cwd: opts.cwd,
+      stdio: [opts.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+      detached: useGroup,
+      shell: false,
+      windowsHide: true,
+    });
+
+    const finish = (extra: Partial<SpawnResult> = {}) => {
+      if (settled) return;
+      settled = true;
+      if (timer) clearTimeout(timer);
+      if (drainTimer) clearTimeout(drainTimer);
+      opts.signal?.removeEventListener("abort", onAbort);
+      // A pending SIGKILL stays armed only while something of the group is left (a pid may be reused).
+      if (killTimer && !(useGroup && child.pid !== undefined && groupAlive(child.pid)))
+        clearTimeout(killTimer);
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+      resolve({
+        ...base,
+        ...(exitCode !== undefined ? { exitCode } : {}),
+        ...(exitSignal !== undefined ? { exitSignal } : {}),
+        output: out.toString(),
+        durationMs: roundMs(performance.now() - started),
+        timedOut,
+        aborted,
+        ...(killedWith ? { killedWith } : {}),
+        ...(child.pid !== undefined ? { pid: child.pid } : {}),
+        ...extra,
+      });
+    };
+
+    const kill = () => {
+      const pid = child.pid;
+      if (pid === undefined || killedWith) return;
+      killedWith = "SIGTERM";
+      killGroup(pid, "SIGTERM", useGroup);
+      killTimer = setTimeout(() => {
+        killTimer = undefined;
+        // Whatever is left of the group, including children that outlived their parent.
+        if (killGroup(pid, "SIGKILL", useGroup) && !exited) killedWith = "SIGKILL";
+        if (exited) setTimeout(() => finish(), 50);
+      }, KILL_GRACE_MS);
+    };
+
+    function onAbort() {
+      if (exited || settled) return;
+      aborted = true;
+      kill();
+    }
+
+    child.stdout?.on("data", (c: Buffer) => out.push(c));
+    child.stderr?.on("data", (c: Buffer) => out.push(c));
+
+    child.on("error", (err: NodeJS.ErrnoException) => {
+      if (child.pid === undefined) {
+        // Not started at all: no exit or close follows that matters.
+        finish({ spawnError: err.code ?? err.message });
+      }
+    });
+    child.on("exit", (code, sig) => {
+      exited = true;
+      exitCode = code ?? undefined;
+      exitSignal = sig ?? undefined;
+      if (timer) clearTimeout(timer);
+      if (!useGroup && killTimer) {
+        // The pid may be reused once reaped: never signal it again.
+        clearTimeout(killTimer);
+        killTimer = undefined;
+      }
+      const pid = child.pid;
+      if (killedWith && pid !== undefined && useGroup) {
+        // We killed it: return once nothing of its process group is left (or after the SIGKILL).
+        const poll = () => {
+          if (settled) return;
+          if (!groupAlive(pid)) {
+            if (killTimer) clearTimeout(killTimer);
+            finish();
+          } else drainTimer = setTimeout(killTimer ? poll : () => finish(), killTimer ? 10 : 50);
+        };
+        poll();
+        return;
+      }
+      // The output may still be held open by a child the command left behind: read a little longer, not forever.
+      drainTimer = setTimeout(() => finish(), DRAIN_MS);
+    });
+    child.on("close", () => {
+      if (exited && !(useGroup && killedWith && child.pid !== undefined && groupAlive(child.pid))) finish();
+    });
+
+    if (child.stdin) {
+      child.stdin.on("error", () => {
+        // EPIPE: the command did not read its input; not our failure.
+      });
+      child.stdin.end(opts.stdin);
+    }
+
+    timer = setTimeout(
+      () => {
+        if (exited || settled) return;
+        timedOut = true;
+        kill();
+      },
+      Math.max(1, opts.timeout),
+    );
+    opts.signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+const SPAWN_ERRORS: Record<string, string> = {
+  ENOENT: "no such file",
+  EACCES: "permission denied",
+  ENOEXEC: "not an executable",
+  ENOTDIR: "a directory in the path is not a directory",
+  EISDIR: "is a directory",
+  EINVAL: "no program given",
+  E2BIG: "argument list too long",
+};
+
+/** The last non-empty line of output, trimmed, for one-line messages. */
+export function lastLine(output: string, max = 200): string {
+  const lines = output.split("\n").map((l) => l.trim());
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const l = lines[i]!;
+    if (l && !l.startsWith("[... ")) return l.length > max ? `${l.slice(0, max - 3)}...` : l;
+  }
+  return "";
+}
+
+/**
+ * Why a command failed, in one line without the name of the command (the caller prefixes it), or undefined when
+ * it succeeded: `exit 2: RTNETLINK answers: Network is unreachable`, `timed out after 5s, killed`,
+ * `no such file`.
+ */
+export function describeFailure(r: SpawnResult, timeout: number): string | undefined {
+  if (r.spawnError) return SPAWN_ERRORS[r.spawnError] ?? `could not start (${r.spawnError})`;
+  if (r.timedOut) {
+    return r.killedWith === "SIGKILL"
+      ? `timed out after ${formatDuration(timeout)}, killed (SIGKILL: it ignored SIGTERM)`
+      : `timed out after ${formatDuration(timeout)}, killed`;
+  }
+  if (r.aborted) return r.killedWith ? "cancelled, killed" : "cancelled before it started";
+  if (r.exitSignal) return `killed by ${r.exitSignal}`;
+  if (r.exitCode !== undefined && r.exitCode !== 0) {
+    const line = lastLine(r.output);
+    return line ? `exit ${r.exitCode}: ${line}` : `exit ${r.exitCode}`;
+  }
+  return undefined;
+}

@@ -1,0 +1,116 @@
+import type { Log, PollCollector } from "../collector.js";
+import type { Sample } from "../engine/types.js";
+
+export interface CollectorStats {
+  runs: number;
+  failures: number;
+  timeouts: number;
+  samples: number;
+  lastRunAt?: number;
+  lastDurationMs?: number;
+  lastError?: string;
+}
+
+/**
+ * Runs polling collectors, each on its own loop: every `interval` with jitter (±10 %, at most 1 s), each run
+ * with an AbortSignal that fires at `timeout`. A run that throws or ignores its signal is abandoned at the
+ * timeout, so a failing or hanging collector never stalls another one or its own next run; its metrics simply
+ * stop arriving and go stale.
+ */
+export class Scheduler {
+  readonly stats = new Map<string, CollectorStats>();
+  private readonly stop = new AbortController();
+  private readonly loops: Promise<void>[] = [];
+
+  constructor(
+    private readonly emit: (collector: string, samples: Sample[]) => void,
+    private readonly log: Log,
+    private readonly now: () => number = Date.now,
+    private readonly random: () => number = Math.random,
+  ) {}
+
+  add(c: PollCollector): void {
+    const stats: CollectorStats = { runs: 0, failures: 0, timeouts: 0, samples: 0 };
+    this.stats.set(c.name, stats);
+    this.loops.push(this.loop(c, stats));
+  }
+
+  async close(): Promise<void> {
+    this.stop.abort();
+    await Promise.allSettled(this.loops);
+  }
+
+  private jitter(interval: number): number {
+    const j = Math.min(interval * 0.1, 1000);
+    return (this.random() * 2 - 1) * j;
+  }
+
+  private async loop(c: PollCollector, stats: CollectorStats): Promise<void> {
+    // Spread the first runs so collectors started together do not run in lockstep.
+    let next = this.now() + this.random() * Math.min(c.interval, 1000);
+    while (!this.stop.signal.aborted) {
+      await sleep(Math.max(0, next - this.now()), this.stop.signal);
+      if (this.stop.signal.aborted) break;
+      const started = this.now();
+      next = started + c.interval + this.jitter(c.interval);
+      await this.runOnce(c, stats, started);
+    }
+    await c
+      .close?.()
+      .catch((err: unknown) => this.log.warn({ err, collector: c.name }, "collector close failed"));
+  }
+
+  /** One run of a collector, bounded by its timeout whatever it does. Exposed for `standby collect --once`. */
+  async runOnce(c: PollCollector, stats: CollectorStats, started = this.now()): Promise<Sample[]> {
+    const ac = new AbortController();
+    const onStop = () => ac.abort(new Error("shutting down"));
+    this.stop.signal.addEventListener("abort", onStop, { once: true });
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => {
+        ac.abort(new Error(`timed out after ${c.timeout} ms`));
+        resolve("timeout");
+      }, c.timeout);
+    });
+    stats.runs++;
+    stats.lastRunAt = started;
+    try {
+      const r = await Promise.race([c.collect(ac.signal), timedOut]);
+      if (r === "timeout") {
+        stats.timeouts++;
+        stats.lastError = `timed out after ${c.timeout} ms`;
+        this.log.warn(
+          { collector: c.name, timeout_ms: c.timeout },
+          "collector run timed out; its metrics go stale",
+        );
+        return [];
+      }
+      stats.samples += r.length;
+      if (r.length > 0) this.emit(c.name, r);
+      return r;
+    } catch (err) {
+      stats.failures++;
+      stats.lastError = (err as Error).message;
+      if (!this.stop.signal.aborted)
+        this.log.warn({ collector: c.name, err: stats.lastError }, "collector run failed");
+      return [];
+    } finally {
+      clearTimeout(timer);
+      this.stop.signal.removeEventListener("abort", onStop);
+      stats.lastDurationMs = this.now() - started;
+    }
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}

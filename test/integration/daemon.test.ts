@@ -1,0 +1,184 @@
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import type { Collector, Log } from "../../src/collector.js";
+import { loadConfigText } from "../../src/config/load.js";
+import type { Config } from "../../src/config/schema.js";
+import { Daemon } from "../../src/daemon/daemon.js";
+import type { Sample } from "../../src/engine/types.js";
+import type { StandbyEvent } from "../../src/groups/events.js";
+
+const quiet: Log = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** A stream collector the test drives by hand: `send(value)` emits one probe.success sample for gw-X. */
+function fakeProbe(name: string) {
+  let emit: ((s: Sample[]) => void) | undefined;
+  const labels = Object.freeze({ collector: name });
+  const c: Collector = {
+    kind: "stream",
+    name,
+    start(e) {
+      emit = e;
+    },
+  };
+  return {
+    c,
+    send: (value: number, ts = Date.now()) => emit?.([{ metric: "probe.success", labels, value, ts }]),
+  };
+}
+
+async function setup(dir: string, extraGroup = ""): Promise<Config> {
+  writeFileSync(
+    join(dir, "rules.yaml"),
+    `rules:
+  - {name: gw-a-down, metric: probe.success, labels: {collector: gw-a}, problem: "max over 3 samples == 0", recovery: "min over 3 samples == 1"}
+  - {name: gw-b-down, metric: probe.success, labels: {collector: gw-b}, problem: "max over 3 samples == 0", recovery: "min over 3 samples == 1"}
+`,
+  );
+  const text = `state_dir: ${join(dir, "state")}
+rules: [rules.yaml]
+groups:
+  - name: uplink
+    members:
+      - name: isp-a
+        priority: 100
+        health: [gw-a-down]
+        activate: [{exec: {argv: [/bin/sh, -c, 'echo "$STANDBY_FROM>$STANDBY_TO" >> ${join(dir, "switches")}']}}]
+      - name: isp-b
+        priority: 50
+        health: [gw-b-down]
+        activate: [{exec: {argv: [/bin/sh, -c, 'echo "$STANDBY_FROM>$STANDBY_TO" >> ${join(dir, "switches")}']}}]
+    failback: {mode: auto, hold: 1s}
+${extraGroup}`;
+  const r = await loadConfigText(text, join(dir, "standby.yaml"), { asRoot: false });
+  if (!r.ok) throw new Error(JSON.stringify(r.errors));
+  return r.config;
+}
+
+const running: Daemon[] = [];
+afterEach(async () => {
+  for (const d of running.splice(0)) await d.stop();
+});
+
+async function start(config: Config, opts: { dryRun?: boolean } = {}) {
+  const a = fakeProbe("gw-a");
+  const b = fakeProbe("gw-b");
+  const events: StandbyEvent[] = [];
+  const d = new Daemon({
+    config,
+    log: quiet,
+    collectors: [a.c, b.c],
+    onEvent: (e) => events.push(e),
+    reassertEvery: 0,
+    ...opts,
+  });
+  await d.start();
+  running.push(d);
+  return { d, a, b, events };
+}
+
+const until = async (pred: () => boolean, ms = 5000) => {
+  const t0 = Date.now();
+  while (!pred()) {
+    if (Date.now() - t0 > ms) throw new Error("timed out waiting");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+};
+const switchesFile = (dir: string) =>
+  existsSync(join(dir, "switches")) ? readFileSync(join(dir, "switches"), "utf8").trim().split("\n") : [];
+
+describe("daemon (in process, fake collectors, real actions and files)", () => {
+  it("fails over, runs the activation, writes events and state; a restart does not switch again", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sb-daemon-"));
+    const config = await setup(dir);
+    const { d, a, b, events } = await start(config);
+    for (let i = 0; i < 3; i++) {
+      a.send(1);
+      b.send(1);
+    }
+    for (let i = 0; i < 3; i++) a.send(0);
+    await until(() => switchesFile(dir).length === 1);
+    expect(switchesFile(dir)).toEqual(["isp-a>isp-b"]);
+    await until(() => events.some((e) => e.kind === "action"));
+    const action = events.find((e) => e.kind === "action")!;
+    expect(action).toMatchObject({
+      group: "uplink",
+      member: "isp-b",
+      action: "exec",
+      phase: "activate",
+      ok: true,
+    });
+    const log = readFileSync(join(dir, "state", "events.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(log.map((e) => e.kind)).toContain("failover");
+    const state = JSON.parse(readFileSync(join(dir, "state", "state.json"), "utf8"));
+    expect(state.groups.uplink.active).toBe("isp-b");
+    await d.stop();
+    // Restart: same state dir; the group resumes on isp-b and runs nothing.
+    const again = await start(config);
+    expect(again.d.status().groups[0]?.active).toBe("isp-b");
+    await new Promise((r) => setTimeout(r, 200));
+    expect(switchesFile(dir)).toEqual(["isp-a>isp-b"]);
+  });
+
+  it("fails back after the hold once the preferred member recovers", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sb-daemon-"));
+    const { a, b } = await start(await setup(dir));
+    for (let i = 0; i < 3; i++) b.send(1);
+    for (let i = 0; i < 3; i++) a.send(0);
+    await until(() => switchesFile(dir).length === 1);
+    const t0 = Date.now();
+    for (let i = 0; i < 3; i++) a.send(1);
+    await until(() => switchesFile(dir).length === 2);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(950);
+    expect(switchesFile(dir)).toEqual(["isp-a>isp-b", "isp-b>isp-a"]);
+  });
+
+  it("--dry-run decides and logs but runs no action", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sb-daemon-"));
+    const { d, a, b, events } = await start(await setup(dir), { dryRun: true });
+    for (let i = 0; i < 3; i++) b.send(1);
+    for (let i = 0; i < 3; i++) a.send(0);
+    await until(() => events.some((e) => e.kind === "action"));
+    expect(events.find((e) => e.kind === "action")).toMatchObject({ dry_run: true, ok: true });
+    expect(d.status().groups[0]?.active).toBe("isp-b");
+    expect(switchesFile(dir)).toEqual([]);
+  });
+
+  it("an action that fails is a switch_failed event; an operator command works through the daemon", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sb-daemon-"));
+    const config = await setup(
+      dir,
+      `  - name: svc
+    members:
+      - {name: main, priority: 10, health: [], activate: []}
+      - {name: spare, priority: 5, health: [], activate: [{exec: {argv: [/nonexistent/program]}}]}
+`,
+    );
+    const { d, events } = await start(config);
+    const r = await d.command("svc", { command: "failover" });
+    expect(r.ok).toBe(true);
+    await until(() => events.some((e) => e.kind === "switch_failed"));
+    const failed = events.find((e) => e.kind === "switch_failed")!;
+    expect(failed.reason).toMatch(/switch to spare failed: activation failed: exec: .*nonexistent/);
+    expect((await d.command("svc", { command: "pin", member: "nope" })).error).toBe(
+      'group "svc" has no member "nope"',
+    );
+  });
+
+  it("reload carries rule and group state over", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sb-daemon-"));
+    const config = await setup(dir);
+    const { d, a, b } = await start(config);
+    for (let i = 0; i < 3; i++) b.send(1);
+    for (let i = 0; i < 3; i++) a.send(0);
+    await until(() => switchesFile(dir).length === 1);
+    await d.reload(await setup(dir));
+    const s = d.status();
+    expect(s.groups[0]?.active).toBe("isp-b");
+    expect(s.rules.find((r) => r.rule === "gw-a-down")?.state).toBe("firing");
+  });
+});
