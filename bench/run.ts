@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { benchEngine, type EngineBenchResult } from "./engine.js";
+import { benchFailover } from "./failover.js";
 
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 2_000_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -34,12 +35,17 @@ for (const sc of scenarios) {
   );
 }
 
+const TRIALS = Number(process.env.BENCH_TRIALS ?? 20);
+const failover = process.env.BENCH_SKIP_FAILOVER ? "skipped: BENCH_SKIP_FAILOVER is set" : await benchFailover(TRIALS, console.log);
+if (typeof failover === "string") console.log(`failover benchmark ${failover}`);
+
 const out = {
   date: new Date().toISOString(),
   node: process.version,
   cpu: cpus()[0]?.model ?? "unknown",
   samplesPerRound: SAMPLES,
   engine: results,
+  failover,
 };
 mkdirSync("bench/results", { recursive: true });
 writeFileSync("bench/results/latest.json", `${JSON.stringify(out, null, 2)}\n`);

@@ -30,6 +30,8 @@ export interface BedConfigOptions {
   hold?: string;
   probeInterval?: string;
   probeTimeout?: string;
+  /** probes in a row that must answer before a path is healthy again (default 5) */
+  recoverySamples?: number;
   /** extra YAML appended to the groups list */
   extraGroups?: string;
   /** extra collectors (YAML list items) */
@@ -51,7 +53,7 @@ export function writeBedConfig(bed: DualUplinkTestbed, dir: string, o: BedConfig
     metric: probe.success
     labels: {collector: path-${r}}
     problem: "max over 3 samples == 0"
-    recovery: "min over 5 samples == 1"
+    recovery: "min over ${o.recoverySamples ?? 5} samples == 1"
     stale_after: 2s
   - name: path-${r}-lossy
     description: more than 30 % of the probes through the router lost over 3 s
