@@ -5,7 +5,7 @@
  * Needs root (namespaces); `npm run bench` skips it otherwise and says so.
  */
 import { readFileSync } from "node:fs";
-import { RunningDaemon, startDaemon, tempDir, writeBedConfig } from "../test/e2e/daemon-harness.js";
+import { type RunningDaemon, startDaemon, tempDir, writeBedConfig } from "../test/e2e/daemon-harness.js";
 import { DualUplinkTestbed, type Router, testbedSupport, waitFor } from "../test/e2e/testbed.js";
 
 export interface Stats {
@@ -38,14 +38,18 @@ async function healthyBoth(d: RunningDaemon, since: number): Promise<void> {
   await waitFor(
     () => {
       const h = new Map<string, string>();
-      for (const e of d.events()) if (e.kind === "health" && e.ts >= since) h.set(e.member as string, e.state as string);
+      for (const e of d.events())
+        if (e.kind === "health" && e.ts >= since) h.set(e.member as string, e.state as string);
       return h.get("isp-a") === "healthy" && h.get("isp-b") === "healthy";
     },
     { timeout: 15_000, interval: 50 },
   );
 }
 
-export async function benchFailover(trials: number, log: (l: string) => void): Promise<{ faults: FaultResult[]; idle: { rssMb: number; cpuPercent: number } } | string> {
+export async function benchFailover(
+  trials: number,
+  log: (l: string) => void,
+): Promise<{ faults: FaultResult[]; idle: { rssMb: number; cpuPercent: number } } | string> {
   const support = await testbedSupport();
   if (!support.ok) return `skipped: ${support.reason}`;
   const bed = new DualUplinkTestbed({ tag: "bench", index: 40 });
@@ -67,7 +71,9 @@ export async function benchFailover(trials: number, log: (l: string) => void): P
     try {
       await healthyBoth(d, 0);
       idle = await measureIdle(d.child.pid!, 10_000);
-      log(`idle daemon: RSS ${idle.rssMb.toFixed(1)} MB, CPU ${idle.cpuPercent.toFixed(2)} % of a core (10 s, 2 probes at 100 ms + os collector)`);
+      log(
+        `idle daemon: RSS ${idle.rssMb.toFixed(1)} MB, CPU ${idle.cpuPercent.toFixed(2)} % of a core (10 s, 2 probes at 100 ms + os collector)`,
+      );
       for (const [name, inject] of faults) {
         const detect: number[] = [];
         const back: number[] = [];
@@ -77,15 +83,27 @@ export async function benchFailover(trials: number, log: (l: string) => void): P
           if ((await bed.defaultRoute()).router !== "r1") throw new Error("route not via r1 before a trial");
           await new Promise((r) => setTimeout(r, 300 + Math.random() * 200)); // decorrelate from the probe phase
           const stamp = await inject("r1");
-          const sw = await watch.next((e) => e.kind === "added" && e.router === "r2", { since: stamp.start, timeout: 15_000 });
+          const sw = await watch.next((e) => e.kind === "added" && e.router === "r2", {
+            since: stamp.start,
+            timeout: 15_000,
+          });
           detect.push(sw.at - stamp.end);
           const rep = await bed.repair("r1");
           const wallRepaired = Date.now();
-          const fb = await watch.next((e) => e.kind === "added" && e.router === "r1", { since: rep.start, timeout: 30_000 });
+          const fb = await watch.next((e) => e.kind === "added" && e.router === "r1", {
+            since: rep.start,
+            timeout: 30_000,
+          });
           back.push(fb.at - rep.end - HOLD_MS);
           const healthyAt = d
             .events()
-            .filter((e) => e.kind === "health" && e.member === "isp-a" && e.state === "healthy" && e.ts >= wallRepaired - 50)
+            .filter(
+              (e) =>
+                e.kind === "health" &&
+                e.member === "isp-a" &&
+                e.state === "healthy" &&
+                e.ts >= wallRepaired - 50,
+            )
             .at(0)?.ts;
           if (healthyAt !== undefined) backHealthy.push(fb.wall - healthyAt - HOLD_MS);
         }

@@ -36,7 +36,9 @@ for (const sc of scenarios) {
 }
 
 const TRIALS = Number(process.env.BENCH_TRIALS ?? 20);
-const failover = process.env.BENCH_SKIP_FAILOVER ? "skipped: BENCH_SKIP_FAILOVER is set" : await benchFailover(TRIALS, console.log);
+const failover = process.env.BENCH_SKIP_FAILOVER
+  ? "skipped: BENCH_SKIP_FAILOVER is set"
+  : await benchFailover(TRIALS, console.log);
 if (typeof failover === "string") console.log(`failover benchmark ${failover}`);
 
 const out = {

@@ -6,7 +6,7 @@ import type { Collector, CollectorContext } from "../src/collector.js";
 import type { CollectorSpec } from "../src/config/schema.js";
 import { createOsCollector } from "./os/index.js";
 
-// PROBE
+import { createProbeCollector } from "./probe/index.js";
 
 type Factory<T extends CollectorSpec["type"]> = (
   spec: Extract<CollectorSpec, { type: T }>,
@@ -15,7 +15,7 @@ type Factory<T extends CollectorSpec["type"]> = (
 
 const REGISTRY: { [T in CollectorSpec["type"]]?: Factory<T> } = {
   os: createOsCollector,
-  // probe
+  probe: createProbeCollector,
 };
 
 /** The collectors for one config block; throws when the type is not implemented yet. */

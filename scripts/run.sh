@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Runs standby on this host with the shipped configuration. Until the daemon lands (`standby run`), this
-# validates the shipped config and rules and simulates a failover and failback on the shipped example.
+# Runs the monitor on this host with the shipped default config (etc/default.yaml): the os collector, the
+# default gateway probed, the example rules, no switching actions. A readable live view of events goes to
+# stdout, JSON logs to stderr (here: state/standby.log). `standby status` in another shell shows the groups.
+# Needs root for 1 s ICMP probes only where ping is restricted; the default needs nothing else.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-standby=(node dist/src/cli/main.js)
-"${standby[@]}" check --config etc/standby.yaml
-"${standby[@]}" simulate --config examples/uplink/standby.yaml --trace examples/uplink/trace.jsonl --quiet rule
+scripts/runtime-deps.sh
+mkdir -p state
+echo "standby: logs in state/standby.log, events in state/events.jsonl; Ctrl-C stops" >&2
+exec node dist/src/cli/main.js run --config etc/default.yaml --view "$@" 2>>state/standby.log

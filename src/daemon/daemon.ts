@@ -5,7 +5,7 @@ import { addressPresent, type Route, readRoutes, routeMatches } from "../actions
 import { type ActionResult, runAction } from "../actions/run.js";
 import type { ActionSpec } from "../actions/types.js";
 import type { Collector, Log } from "../collector.js";
-import type { Config } from "../config/schema.js";
+import type { CollectorSpec, Config } from "../config/schema.js";
 import { resolveSecret } from "../config/secrets.js";
 import type { Sample } from "../engine/types.js";
 import type { Command, GroupState } from "../groups/controller.js";
@@ -88,7 +88,7 @@ export class Daemon {
     this.pipeline = new Pipeline(this.config.rules, this.config.groups, this.now(), initial);
     await this.reconcile(saved === undefined ? "start" : "restart");
     this.handle(this.pipeline.initialize(this.now()));
-    this.startCollectors();
+    await this.startCollectors();
     this.reschedule();
     const every = this.opts.reassertEvery ?? 10_000;
     if (every > 0) {
@@ -141,7 +141,7 @@ export class Daemon {
       this.eventLog = new EventLog(join(config.state_dir, "events.jsonl"));
     }
     this.streams = new AbortController();
-    this.startCollectors();
+    await this.startCollectors();
     this.persist();
     this.reschedule();
     this.log.info({ rules: config.rules.length, groups: config.groups.length }, "configuration reloaded");
@@ -212,12 +212,14 @@ export class Daemon {
 
   // ---- internals ----
 
-  private startCollectors(): void {
+  private async startCollectors(): Promise<void> {
     this.scheduler = new Scheduler((_, samples) => this.ingest(samples), this.log, this.now);
     const ctx = { host: this.config.host, now: this.now, log: this.log };
+    const specs = await Promise.all(this.config.collectors.map((spec) => this.resolveTargets(spec)));
     this.collectorsInUse = this.opts.collectors
       ? [...this.opts.collectors]
-      : this.config.collectors.flatMap((spec) => {
+      : specs.flatMap((spec) => {
+          if (!spec) return [];
           try {
             return createCollectors(spec, ctx);
           } catch (err) {
@@ -234,6 +236,26 @@ export class Daemon {
           this.log.error({ collector: c.name, err: (err as Error).message }, "collector cannot start");
         }
       }
+    }
+  }
+
+  /**
+   * A probe whose target is `gateway` probes the default route's gateway, read when collectors start (and
+   * on reload). Without a default route the collector is not started, and says why.
+   */
+  private async resolveTargets(spec: CollectorSpec): Promise<CollectorSpec | undefined> {
+    if (spec.type !== "probe" || spec.probe.target !== "gateway") return spec;
+    try {
+      const gw = (await readRoutes()).find((r) => r.dst === "default" && r.gateway)?.gateway;
+      if (!gw) throw new Error("no default route with a gateway");
+      this.log.info({ collector: spec.name, target: gw }, "probing the default gateway");
+      return { ...spec, probe: { ...spec.probe, target: gw } };
+    } catch (err) {
+      this.log.error(
+        { collector: spec.name, err: (err as Error).message },
+        "cannot find the default gateway to probe",
+      );
+      return undefined;
     }
   }
 

@@ -81,14 +81,25 @@ describeWithTestbed("failover and failback in a dual-uplink testbed", { tag: "e1
       // Every 4th packet from the host through r1 is dropped: 25 % loss, never three probes in a row.
       await bed.nft(
         "r1",
-        `table inet sb_loss { chain fwd { type filter hook forward priority 0; iifname "r1-h" numgen inc mod 4 == 0 drop; } }`,
+        [
+          "table inet sb_every4th {",
+          "  chain forward {",
+          "    type filter hook forward priority 0; policy accept;",
+          '    iifname "r1-h" numgen inc mod 4 == 0 counter drop',
+          "  }",
+          "}",
+        ].join("\n"),
       );
       await new Promise((r) => setTimeout(r, 8000));
+      // The loss was real: the daemon's probes through r1 (10/s) lost one in four.
+      const listed = await bed.exec("r1", ["nft", "list", "table", "inet", "sb_every4th"]);
+      const dropped = Number(/counter packets (\d+)/.exec(listed.stdout)?.[1] ?? 0);
+      expect(dropped).toBeGreaterThan(10);
       expect(d.switches()).toEqual([]);
       expect(d.events().filter((e) => e.kind === "rule" && e.state === "flapping")).toEqual([]);
       expect((await bed.defaultRoute()).router).toBe("r1");
     } finally {
-      await bed.nft("r1", "delete table inet sb_loss").catch(() => {});
+      await bed.nft("r1", "delete table inet sb_every4th").catch(() => {});
       await d.stop();
     }
   }, 60_000);

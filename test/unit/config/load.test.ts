@@ -37,6 +37,7 @@ describe("the shipped examples", () => {
     expect(files).toEqual([
       "cpu.yaml",
       "filesystem.yaml",
+      "gateway.yaml",
       "nic.yaml",
       "psu.yaml",
       "raid.yaml",
@@ -54,6 +55,7 @@ describe("the shipped examples", () => {
     expect(c.ruleFiles).toEqual([
       "rules/cpu.yaml",
       "rules/filesystem.yaml",
+      "rules/gateway.yaml",
       "rules/nic.yaml",
       "rules/psu.yaml",
       "rules/raid.yaml",
