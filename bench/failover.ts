@@ -65,7 +65,7 @@ export async function benchFailover(
   let idle = { rssMb: 0, cpuPercent: 0 };
   try {
     const dir = tempDir("sb-bench-");
-    const config = writeBedConfig(bed, dir, { hold: `${HOLD_MS}ms`, recoverySamples: 2 });
+    const config = writeBedConfig(bed, dir, { hold: `${HOLD_MS}ms`, recoverySamples: 2, flap: false });
     const d = startDaemon(bed, config);
     await d.started();
     try {
@@ -81,7 +81,9 @@ export async function benchFailover(
         for (let i = 0; i < trials; i++) {
           await healthyBoth(d, 0);
           if ((await bed.defaultRoute()).router !== "r1") throw new Error("route not via r1 before a trial");
-          await new Promise((r) => setTimeout(r, 300 + Math.random() * 200)); // decorrelate from the probe phase
+          // Past the failback's probation (a relapse within `hold` of a failback doubles the next hold, which
+          // would be measured instead), and decorrelated from the probe phase.
+          await new Promise((r) => setTimeout(r, HOLD_MS + 300 + Math.random() * 200));
           const stamp = await inject("r1");
           const sw = await watch.next((e) => e.kind === "added" && e.router === "r2", {
             since: stamp.start,
@@ -90,10 +92,12 @@ export async function benchFailover(
           detect.push(sw.at - stamp.end);
           const rep = await bed.repair("r1");
           const wallRepaired = Date.now();
-          const fb = await watch.next((e) => e.kind === "added" && e.router === "r1", {
-            since: rep.start,
-            timeout: 30_000,
-          });
+          const fb = await watch
+            .next((e) => e.kind === "added" && e.router === "r1", { since: rep.start, timeout: 30_000 })
+            .catch((err: unknown) => {
+              for (const e of d.events().slice(-12)) log(`  event ${JSON.stringify(e).slice(0, 400)}`);
+              throw err;
+            });
           back.push(fb.at - rep.end - HOLD_MS);
           const healthyAt = d
             .events()

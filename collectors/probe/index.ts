@@ -95,11 +95,25 @@ export function createProbeCollector(
     target: kind === "http" ? redactUrl(target) : target,
   });
   let emit: ((samples: Sample[]) => void) | undefined;
+  let lastEmitError = Number.NEGATIVE_INFINITY;
   const report = (ok: boolean, rtt: number | undefined): void => {
     if (!emit) return;
     const ts = ctx.now();
     const success: Sample = { metric: "probe.success", labels, value: ok ? 1 : 0, ts };
-    emit(ok && rtt !== undefined ? [success, { metric: "probe.rtt_ms", labels, value: rtt, ts }] : [success]);
+    try {
+      emit(
+        ok && rtt !== undefined ? [success, { metric: "probe.rtt_ms", labels, value: rtt, ts }] : [success],
+      );
+    } catch (err) {
+      // A consumer's bug must not kill the probe (this runs inside a pipe or socket callback).
+      if (performance.now() - lastEmitError >= 60_000) {
+        lastEmitError = performance.now();
+        ctx.log.error(
+          { collector: spec.name, err: err instanceof Error ? err.message : String(err) },
+          `probe ${spec.name}: the sample consumer threw; probing goes on`,
+        );
+      }
+    }
   };
 
   let run: (signal: AbortSignal) => void;

@@ -32,6 +32,8 @@ export interface BedConfigOptions {
   probeTimeout?: string;
   /** probes in a row that must answer before a path is healthy again (default 5) */
   recoverySamples?: number;
+  /** flap detection on the rules (default on); benchmarks that inject a fault every few seconds turn it off */
+  flap?: boolean;
   /** extra YAML appended to the groups list */
   extraGroups?: string;
   /** extra collectors (YAML list items) */
@@ -68,7 +70,9 @@ export function writeBedConfig(bed: DualUplinkTestbed, dir: string, o: BedConfig
     labels: {device: ${dev}}
     problem: "== 0"
     recover_for: 500ms`;
-  writeFileSync(join(dir, "rules.yaml"), `rules:${rules("a", "h-r1")}${rules("b", "h-r2")}\n`);
+  const noFlap = o.flap === false ? "\n    flap: false" : "";
+  const text = `rules:${rules("a", "h-r1")}${rules("b", "h-r2")}\n`.replace(/\n {4}problem: .*/g, (m) => `${m}${noFlap}`);
+  writeFileSync(join(dir, "rules.yaml"), text);
   const probe = (r: "a" | "b", src: string) => `
   - name: path-${r}
     type: probe

@@ -220,6 +220,8 @@ suite("probe collector: icmp (fping, real)", () => {
     expect(mean).toBeGreaterThan(80);
     expect(mean).toBeLessThan(130);
     expect(r.c.stats.unparsed).toBe(0);
+    expect(r.c.stats.inferred).toBe(0);
+    expect(r.c.stats.late).toBe(0);
 
     const pid = [...r.pids][0]!;
     expect(alive(pid)).toBe(true);
@@ -233,6 +235,28 @@ suite("probe collector: icmp (fping, real)", () => {
     expect(spawnSync("pgrep", ["-x", "fping"], { encoding: "utf8" }).stdout.split("\n")).not.toContain(
       String(pid),
     );
+  });
+
+  it("does not take a stalled event loop for silence: the backlog is read before any loss is inferred", async () => {
+    const r = start({ kind: "icmp", target: "127.0.0.1" });
+    await waitFor("answered probes", () => success(r).length >= 3, 5000);
+    // Block the event loop for 700 ms in another callback (check phase): fping's lines wait in the pipe, the
+    // watchdog's deadline passes, and in the next turn of the loop its timer runs before the poll for I/O.
+    // (A stall inside fping's own read callback is harmless: libuv goes on reading that pipe right after.)
+    await new Promise<void>((resolve) =>
+      setImmediate(() => {
+        const end = performance.now() + 700;
+        while (performance.now() < end) {
+          // busy: nothing else runs
+        }
+        resolve();
+      }),
+    );
+    await sleep(300);
+    expect(success(r).every((x) => x.value === 1)).toBe(true);
+    expect(r.c.stats.inferred).toBe(0);
+    expect(r.c.stats.late).toBe(0);
+    expect(success(r).length).toBeGreaterThanOrEqual(3 + 9);
   });
 
   it("reports 0 within interval + timeout when the target stops answering (nft drop), 1 again after", async () => {
@@ -264,7 +288,7 @@ suite("probe collector: icmp (fping, real)", () => {
     note("fping: fault → first 0 sample", firstZero.at - faultAt);
     const third = after.filter((x) => x.value === 0)[2]!;
     note("fping: fault → third 0 sample (3 misses)", third.at - faultAt);
-    expect(afterSend).toBeGreaterThan(60);
+    expect(afterSend).toBeGreaterThan(40);
     expect(afterSend).toBeLessThan(90 + 60);
     expect(firstZero.at - faultAt).toBeLessThan(100 + 90 + 100);
     expect(third.at - faultAt).toBeLessThan(3 * 100 + 90 + 200);

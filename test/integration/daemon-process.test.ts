@@ -1,0 +1,123 @@
+/**
+ * The daemon as a user runs it (`standby run`), on loopback: status and commands over the local API through
+ * the CLI, SIGHUP reload (an invalid config is refused and the old one keeps running), SIGTERM shutdown.
+ */
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { assertBuilt, MAIN } from "../e2e/daemon-harness.js";
+
+const run = promisify(execFile);
+
+function config(port: number, apiPort: number, dir: string, extraRule = ""): string {
+  return `state_dir: ${join(dir, "state")}
+rules: [rules.yaml]
+collectors:
+  - name: svc-probe
+    type: probe
+    interval: 100ms
+    timeout: 90ms
+    probe: {kind: tcp, target: "127.0.0.1:${port}"}
+groups:
+  - name: svc
+    members:
+      - {name: primary, priority: 100, health: [svc-down], activate: []}
+      - {name: backup, priority: 50, health: [], activate: []}
+    failback: {mode: manual}
+api: {listen: "127.0.0.1:${apiPort}"}
+${extraRule}`;
+}
+
+describe("standby run as a process", () => {
+  let dir: string;
+  let server: Server;
+  let daemon: ChildProcess;
+  let stderr = "";
+  const apiPort = 20_000 + Math.floor(Math.random() * 20_000);
+  let file: string;
+
+  beforeAll(async () => {
+    assertBuilt();
+    dir = mkdtempSync(join(tmpdir(), "sb-proc-"));
+    server = createServer((s) => s.end());
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    const port = (server.address() as { port: number }).port;
+    writeFileSync(
+      join(dir, "rules.yaml"),
+      `rules:\n  - {name: svc-down, metric: probe.success, labels: {collector: svc-probe}, problem: "max over 3 samples == 0"}\n`,
+    );
+    file = join(dir, "standby.yaml");
+    writeFileSync(file, config(port, apiPort, dir));
+    daemon = spawn(process.execPath, [MAIN, "run", "--config", file], { stdio: ["ignore", "pipe", "pipe"] });
+    daemon.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    const t0 = Date.now();
+    while (!stderr.includes('"api listening"')) {
+      if (Date.now() - t0 > 15_000) throw new Error(`daemon did not start: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }, 30_000);
+
+  afterAll(async () => {
+    if (daemon.exitCode === null) daemon.kill("SIGKILL");
+    server.close();
+  });
+
+  const cli = (...args: string[]) =>
+    run(process.execPath, [MAIN, ...args, "--config", file], { timeout: 10_000 });
+
+  it("logs JSON lines fit for journald", () => {
+    const first = stderr.split("\n")[0]!;
+    expect(JSON.parse(first)).toMatchObject({ level: 30, msg: expect.any(String) });
+  });
+
+  it("`standby status` shows the groups, members and their health", async () => {
+    await new Promise((r) => setTimeout(r, 600));
+    const { stdout } = await cli("status");
+    expect(stdout).toMatch(/group svc: active primary for/);
+    expect(stdout).toMatch(/\* primary\s+prio\s+100\s+healthy/);
+    const json = JSON.parse((await cli("status", "--json")).stdout);
+    expect(json.groups[0].members.map((m: { name: string }) => m.name)).toEqual(["primary", "backup"]);
+  });
+
+  it("`standby failover` and `failback` switch through the API and print the events", async () => {
+    const fo = await cli("failover", "svc");
+    expect(fo.stdout).toMatch(/manual_switch svc: operator failover by operator from primary to backup/);
+    const fb = await cli("failback", "svc");
+    expect(fb.stdout).toMatch(/manual_switch svc: operator failback by operator to primary/);
+    await expect(cli("pin", "svc", "nobody")).rejects.toMatchObject({
+      stderr: expect.stringContaining('standby pin svc: group "svc" has no member "nobody"'),
+    });
+  });
+
+  it("SIGHUP with an invalid config is refused and the old one keeps running; a valid one is taken", async () => {
+    writeFileSync(file, "groups: [\n");
+    daemon.kill("SIGHUP");
+    const t0 = Date.now();
+    while (!stderr.includes("reload refused")) {
+      if (Date.now() - t0 > 5000) throw new Error(`no refusal logged: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(daemon.exitCode).toBeNull();
+    const port = (server.address() as { port: number }).port;
+    writeFileSync(file, config(port, apiPort, dir));
+    daemon.kill("SIGHUP");
+    const t1 = Date.now();
+    while (!stderr.includes("configuration reloaded")) {
+      if (Date.now() - t1 > 5000) throw new Error(`no reload logged: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const { stdout } = await cli("status");
+    expect(stdout).toMatch(/group svc: active primary/);
+  });
+
+  it("SIGTERM stops it cleanly", async () => {
+    const exited = new Promise<number | null>((r) => daemon.once("exit", (code) => r(code)));
+    daemon.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    expect(stderr).toContain('"standby stopped"');
+  });
+});
