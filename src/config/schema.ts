@@ -8,6 +8,7 @@
  * Paths (file secrets, os `root`, `state_dir`, rule globs) are left as written; the loader resolves them
  * against the config file's directory.
  */
+import { isIP } from "node:net";
 import { hostname } from "node:os";
 import { z } from "zod";
 import type { ActionSpec } from "../actions/types.js";
@@ -505,6 +506,23 @@ const probeSpec = z
         path: ["target"],
         message: `${describeValue(p.target)} is not an http(s) URL; an http probe expects e.g. http://10.0.0.1/health`,
       });
+    }
+    if (p.source !== undefined && isIP(p.source) === 0) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["source"],
+        message: `${describeValue(p.source)} is not an IP address; expected the local address to probe from, e.g. 10.200.1.2`,
+      });
+    }
+    if (p.interface !== undefined && p.kind !== "icmp") {
+      ctx.addIssue({
+        code: "custom",
+        path: ["interface"],
+        message: `a ${p.kind} probe cannot bind an interface; expected \`source\` (a local address) instead`,
+      });
+    }
+    if (p.target.startsWith("-")) {
+      ctx.addIssue({ code: "custom", path: ["target"], message: `${describeValue(p.target)} is not a host` });
     }
   });
 
