@@ -71,7 +71,10 @@ export function writeBedConfig(bed: DualUplinkTestbed, dir: string, o: BedConfig
     problem: "== 0"
     recover_for: 500ms`;
   const noFlap = o.flap === false ? "\n    flap: false" : "";
-  const text = `rules:${rules("a", "h-r1")}${rules("b", "h-r2")}\n`.replace(/\n {4}problem: .*/g, (m) => `${m}${noFlap}`);
+  const text = `rules:${rules("a", "h-r1")}${rules("b", "h-r2")}\n`.replace(
+    /\n {4}problem: .*/g,
+    (m) => `${m}${noFlap}`,
+  );
   writeFileSync(join(dir, "rules.yaml"), text);
   const probe = (r: "a" | "b", src: string) => `
   - name: path-${r}
