@@ -66,17 +66,19 @@ export class Scheduler {
     const onStop = () => ac.abort(new Error("shutting down"));
     this.stop.signal.addEventListener("abort", onStop, { once: true });
     let timer: NodeJS.Timeout | undefined;
+    let expired = false;
     const timedOut = new Promise<"timeout">((resolve) => {
       timer = setTimeout(() => {
-        ac.abort(new Error(`timed out after ${c.timeout} ms`));
+        expired = true;
         resolve("timeout");
+        ac.abort(new Error(`timed out after ${c.timeout} ms`));
       }, c.timeout);
     });
     stats.runs++;
     stats.lastRunAt = started;
     try {
       const r = await Promise.race([c.collect(ac.signal), timedOut]);
-      if (r === "timeout") {
+      if (r === "timeout" || expired) {
         stats.timeouts++;
         stats.lastError = `timed out after ${c.timeout} ms`;
         this.log.warn(
@@ -89,6 +91,16 @@ export class Scheduler {
       if (r.length > 0) this.emit(c.name, r);
       return r;
     } catch (err) {
+      if (expired) {
+        // The collector gave up on its aborted signal: that is the timeout, not a failure of its own.
+        stats.timeouts++;
+        stats.lastError = `timed out after ${c.timeout} ms`;
+        this.log.warn(
+          { collector: c.name, timeout_ms: c.timeout },
+          "collector run timed out; its metrics go stale",
+        );
+        return [];
+      }
       stats.failures++;
       stats.lastError = (err as Error).message;
       if (!this.stop.signal.aborted)

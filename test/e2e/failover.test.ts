@@ -135,6 +135,22 @@ describeWithTestbed("failover and failback in a dual-uplink testbed", { tag: "e1
     }
   }, 90_000);
 
+  it("re-asserts the active member's route when something else changed it", async () => {
+    await bed.repairAll();
+    await bed.setDefaultRoute("r1");
+    const d = await freshDaemon(bed);
+    try {
+      await bed.setDefaultRoute("r2"); // an operator or another tool moves the route behind standby's back
+      await routeIs(bed, "r1", 20_000); // checked every 10 s
+      const a = d.events().find((e) => e.kind === "action" && e.phase === "reassert");
+      expect(a).toMatchObject({ member: "isp-a", action: "route", ok: true });
+      expect(a?.reason).toBe("reassert isp-a: route ok");
+      expect(d.switches()).toEqual([]);
+    } finally {
+      await d.stop();
+    }
+  }, 60_000);
+
   it("--dry-run decides and logs but leaves the routes alone", async () => {
     await bed.repairAll();
     await bed.setDefaultRoute("r1");

@@ -1,0 +1,96 @@
+import { describe, expect, it } from "vitest";
+import type { Log, PollCollector } from "../../../src/collector.js";
+import { Scheduler } from "../../../src/daemon/scheduler.js";
+import type { Sample } from "../../../src/engine/types.js";
+
+const quiet: Log = { debug() {}, info() {}, warn() {}, error() {} };
+
+function collector(
+  name: string,
+  interval: number,
+  timeout: number,
+  collect: PollCollector["collect"],
+): PollCollector {
+  return { kind: "poll", name, interval, timeout, collect };
+}
+
+const sample = (name: string): Sample => ({
+  ts: Date.now(),
+  metric: "x",
+  labels: { collector: name },
+  value: 1,
+});
+
+describe("Scheduler", () => {
+  it("a hanging collector (that ignores its signal) and a failing one never stall the others", async () => {
+    const got: string[] = [];
+    const s = new Scheduler((c) => got.push(c), quiet);
+    let hangingSignal: AbortSignal | undefined;
+    s.add(
+      collector("hangs", 50, 100, (signal) => {
+        hangingSignal = signal;
+        return new Promise(() => {}); // never settles, ignores the signal
+      }),
+    );
+    s.add(
+      collector("throws", 50, 100, async () => {
+        throw new Error("device gone");
+      }),
+    );
+    s.add(collector("fine", 50, 100, async () => [sample("fine")]));
+    await new Promise((r) => setTimeout(r, 700));
+    await s.close();
+    // 700 ms at 50 ms ± 10 %: the healthy one ran many times.
+    expect(got.filter((c) => c === "fine").length).toBeGreaterThanOrEqual(5);
+    expect(got).not.toContain("hangs");
+    const hangs = s.stats.get("hangs")!;
+    expect(hangs.timeouts).toBeGreaterThanOrEqual(2); // abandoned at each timeout, then run again
+    expect(hangs.lastError).toBe("timed out after 100 ms");
+    expect(hangingSignal?.aborted).toBe(true);
+    const throws = s.stats.get("throws")!;
+    expect(throws.failures).toBeGreaterThanOrEqual(5);
+    expect(throws.lastError).toBe("device gone");
+  });
+
+  it("aborts a run's signal at the timeout, and a well-behaved collector stops there", async () => {
+    const s = new Scheduler(() => {}, quiet);
+    let aborted = 0;
+    s.add(
+      collector(
+        "slow",
+        200,
+        50,
+        (signal) =>
+          new Promise((_, reject) => {
+            signal.addEventListener("abort", () => {
+              aborted++;
+              reject(signal.reason);
+            });
+          }),
+      ),
+    );
+    await new Promise((r) => setTimeout(r, 1300));
+    await s.close();
+    expect(aborted).toBeGreaterThanOrEqual(1);
+    expect(s.stats.get("slow")!.timeouts).toBeGreaterThanOrEqual(1);
+  });
+
+  it("spreads runs with jitter within ±10 % of the interval", async () => {
+    const times: number[] = [];
+    const s = new Scheduler(() => {}, quiet);
+    s.add(
+      collector("tick", 100, 50, async () => {
+        times.push(Date.now());
+        return [];
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 1200));
+    await s.close();
+    const gaps = times.slice(1).map((t, i) => t - times[i]!);
+    expect(gaps.length).toBeGreaterThanOrEqual(8);
+    for (const g of gaps) {
+      expect(g).toBeGreaterThanOrEqual(85);
+      expect(g).toBeLessThanOrEqual(200); // generous: a busy CI machine delays timers
+    }
+  });
+});
