@@ -4,7 +4,7 @@
  * It only observes; rules decide. See README.md for the metrics.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { readdir, readFile } from "node:fs/promises";
+import { readdir, readFile, statfs } from "node:fs/promises";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import type { Collector, CollectorContext, PollCollector, StreamCollector } from "../../src/collector.js";
@@ -15,10 +15,12 @@ import {
   type CpuTimes,
   cpuBusyPercent,
   type Filesystem,
+  type FsSizeEntry,
   type LinkEvent,
   linkUp,
   linkUpFromEvent,
   memUsedPercent,
+  PSEUDO_FSTYPES,
   parseCarrier,
   parseCounter,
   parseIpMonitorLine,
@@ -378,9 +380,47 @@ export class OsPollCollector implements PollCollector {
   }
 }
 
+/**
+ * Filesystem sizes as fsSize() records, from /proc/self/mounts and statfs(2): no process is spawned (the
+ * daemon runs this every few seconds). Falls back to systeminformation's fsSize() (which runs `df`) when
+ * /proc/self/mounts cannot be read.
+ */
 async function defaultFsSize(): Promise<unknown> {
-  const si = await import("systeminformation");
-  return si.fsSize();
+  let mounts: string;
+  try {
+    mounts = await readFile("/proc/self/mounts", "utf8");
+  } catch {
+    const si = await import("systeminformation");
+    return si.fsSize();
+  }
+  const out: FsSizeEntry[] = [];
+  const devices = new Set<string>();
+  for (const line of mounts.split("\n")) {
+    const [device, rawMount, type] = line.split(" ");
+    if (!device || !rawMount || !type || PSEUDO_FSTYPES.has(type)) continue;
+    // A bind mount shows the same filesystem again: the first mount of a device stands for it.
+    if (devices.has(device)) continue;
+    devices.add(device);
+    // /proc/mounts escapes space, tab, newline and backslash as octal (\040).
+    const mount = rawMount.replace(/\\([0-7]{3})/g, (_, o: string) =>
+      String.fromCharCode(Number.parseInt(o, 8)),
+    );
+    try {
+      const st = await statfs(mount);
+      const size = st.blocks * st.bsize;
+      out.push({
+        fs: device,
+        type,
+        size,
+        used: (st.blocks - st.bfree) * st.bsize,
+        available: st.bavail * st.bsize,
+        mount,
+      });
+    } catch {
+      // A mount that vanished or refuses statfs: left out, like df does.
+    }
+  }
+  return out;
 }
 
 function parseJson(text: string): unknown {
