@@ -40,16 +40,15 @@ interface CompiledRule {
   readonly instances: Map<string, Instance>;
 }
 
-/** One metric + label set. Shared by every rule instance that selects it. */
-class Series {
-  readonly buf: SampleBuffer;
+/** One metric + label set, with its samples (the ring buffer is the series itself: one object less to chase). */
+class Series extends SampleBuffer {
   readonly instances: Instance[] = [];
   lastTs = Number.NEGATIVE_INFINITY;
   constructor(
     readonly key: string,
     readonly labels: Labels,
   ) {
-    this.buf = new SampleBuffer(1, 0);
+    super(1, 0);
   }
 }
 
@@ -156,7 +155,7 @@ export class RuleEngine {
       return NO_TRANSITIONS;
     }
     series.lastTs = now;
-    series.buf.push(now, sample.value);
+    series.push(now, sample.value);
     let out: Transition[] | undefined;
     for (const inst of series.instances) {
       const t = this.evaluate(inst, now);
@@ -234,8 +233,8 @@ export class RuleEngine {
     for (const series of old.canonicalSeries.values()) {
       const metric = series.key.slice(0, series.key.indexOf("\u0002"));
       if (!this.byMetric.has(metric)) continue;
-      for (let i = 0; i < series.buf.length; i++) {
-        this.ingest({ metric, labels: series.labels, value: series.buf.valueAt(i), ts: series.buf.tsAt(i) });
+      for (let i = 0; i < series.length; i++) {
+        this.ingest({ metric, labels: series.labels, value: series.valueAt(i), ts: series.tsAt(i) });
       }
     }
     for (const [name, rule] of this.rules) {
@@ -286,7 +285,7 @@ export class RuleEngine {
         series.instances.push(inst);
         for (const c of [rule.spec.problem, rule.spec.recovery]) {
           const r = retention(c);
-          series.buf.retain(r.n, r.ms);
+          series.retain(r.n, r.ms);
         }
         if (rule.spec.stale_after !== undefined) {
           this.staleCheckAt = Math.min(this.staleCheckAt, sample.ts + rule.spec.stale_after);
@@ -298,7 +297,7 @@ export class RuleEngine {
   }
 
   private cond(c: Condition, inst: Instance, now: number): boolean | undefined {
-    const v = aggregate(c.fn, c.window, inst.series.buf, now);
+    const v = aggregate(c.fn, c.window, inst.series, now);
     inst.v = v;
     return Number.isNaN(v) ? undefined : compare(c, v);
   }
