@@ -213,7 +213,6 @@ class Shared {
       metric: "nic.link_up",
       labels: this.nic(device).device,
       value: up,
-      state: up ? "ok" : "failed",
       ts,
     };
   }
