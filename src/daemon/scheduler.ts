@@ -76,31 +76,24 @@ export class Scheduler {
     });
     stats.runs++;
     stats.lastRunAt = started;
+    const timeout = (): Sample[] => {
+      stats.timeouts++;
+      stats.lastError = `timed out after ${c.timeout} ms`;
+      this.log.warn(
+        { collector: c.name, timeout_ms: c.timeout },
+        "collector run timed out; its metrics go stale",
+      );
+      return [];
+    };
     try {
       const r = await Promise.race([c.collect(ac.signal), timedOut]);
-      if (r === "timeout" || expired) {
-        stats.timeouts++;
-        stats.lastError = `timed out after ${c.timeout} ms`;
-        this.log.warn(
-          { collector: c.name, timeout_ms: c.timeout },
-          "collector run timed out; its metrics go stale",
-        );
-        return [];
-      }
+      if (r === "timeout" || expired) return timeout();
       stats.samples += r.length;
       if (r.length > 0) this.emit(c.name, r);
       return r;
     } catch (err) {
-      if (expired) {
-        // The collector gave up on its aborted signal: that is the timeout, not a failure of its own.
-        stats.timeouts++;
-        stats.lastError = `timed out after ${c.timeout} ms`;
-        this.log.warn(
-          { collector: c.name, timeout_ms: c.timeout },
-          "collector run timed out; its metrics go stale",
-        );
-        return [];
-      }
+      // A collector that gave up on its aborted signal timed out; it did not fail on its own.
+      if (expired) return timeout();
       stats.failures++;
       stats.lastError = (err as Error).message;
       if (!this.stop.signal.aborted)
