@@ -2,6 +2,7 @@
 /** The `standby` command. Each command's body lives in its own module and returns the exit code. */
 import { Command } from "commander";
 import { DEFAULT_CONFIG, runCheck } from "./check.js";
+import { runCollect } from "./collect.js";
 import { runControl, runStatus } from "./control.js";
 import { processIo } from "./io.js";
 import { runDaemon } from "./run.js";
@@ -78,6 +79,27 @@ program
         dryRun: opts.dryRun === true,
         view: opts.view === true,
         logLevel: opts.logLevel,
+      },
+      processIo,
+    );
+    process.exit();
+  });
+
+program
+  .command("collect")
+  .description("print what every collector sees now (like telegraf --test); nothing is evaluated or run")
+  .option("-c, --config <file>", "the config file", DEFAULT_CONFIG)
+  .option("--once", "run each polling collector once (the only mode)")
+  .option("--for <ms>", "how long stream collectors (probes, link watcher) run, in ms", "1500")
+  .option("--json", "one JSON sample a line (a trace for `standby simulate`)")
+  .option("--only <names>", "only these collectors, comma-separated")
+  .action(async (opts: { config: string; for: string; json?: boolean; only?: string }) => {
+    process.exitCode = await runCollect(
+      {
+        config: opts.config,
+        streamMs: Math.max(0, Number(opts.for) || 0),
+        json: opts.json === true,
+        ...(opts.only ? { only: opts.only.split(",").map((x) => x.trim()) } : {}),
       },
       processIo,
     );
