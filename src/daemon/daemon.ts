@@ -8,7 +8,7 @@ import type { Collector, Log } from "../collector.js";
 import type { CollectorSpec, Config } from "../config/schema.js";
 import { resolveSecret } from "../config/secrets.js";
 import type { Sample } from "../engine/types.js";
-import type { Command, GroupState } from "../groups/controller.js";
+import { type Command, type GroupState, initialState } from "../groups/controller.js";
 import { EVENT_KINDS, type StandbyEvent } from "../groups/events.js";
 import type { GroupSpec, MemberSpec } from "../groups/types.js";
 import { type Output, Pipeline, type SwitchOrder } from "../pipeline.js";
@@ -81,12 +81,26 @@ export class Daemon {
     this.eventLog = new EventLog(join(this.config.state_dir, "events.jsonl"));
     const saved = loadState(this.config.state_dir);
     const initial = new Map<string, GroupState>();
+    const routes = routeReader();
     for (const g of this.config.groups) {
       const s = saved?.groups[g.name];
-      if (s && g.members.some((m) => m.name === s.active)) initial.set(g.name, s);
+      if (s && g.members.some((m) => m.name === s.active)) {
+        initial.set(g.name, s);
+        continue;
+      }
+      // No saved state for this group: the member whose routes/addresses are installed is adopted as active,
+      // so a first start does not move traffic by itself.
+      const installed = await installedMembers(g, routes).catch(() => [] as string[]);
+      if (installed.length === 1) {
+        initial.set(g.name, initialState(g, this.now(), installed[0]));
+        this.log.info(
+          { group: g.name, active: installed[0] },
+          "adopted the member whose routes are installed",
+        );
+      }
     }
     this.pipeline = new Pipeline(this.config.rules, this.config.groups, this.now(), initial);
-    await this.reconcile(saved === undefined ? "start" : "restart");
+    await this.reconcile("start");
     this.handle(this.pipeline.initialize(this.now()));
     await this.startCollectors();
     this.reschedule();
@@ -366,50 +380,24 @@ export class Daemon {
   }
 
   /**
-   * Compares each group's active member with what is installed (routes, addresses). At start without saved
-   * state, reality wins (the member whose routes are installed is taken as active). Otherwise, and
-   * periodically, the desired state is re-asserted if something else changed it.
+   * Compares each group's active member with what is installed (routes, addresses) and re-asserts it when
+   * something else changed it: at start (after adopting, see start()) and then periodically.
    */
-  private async reconcile(why: "start" | "restart" | "periodic"): Promise<void> {
+  private async reconcile(why: "start" | "periodic"): Promise<void> {
     if (this.stopped) return;
-    let routes: Route[] | undefined;
-    const getRoutes = async (table?: string | number) => {
-      if (table !== undefined) return readRoutes({ table: String(table) });
-      routes ??= await readRoutes();
-      return routes;
-    };
+    const routes = routeReader();
     for (const group of this.config.groups) {
       if ((this.busy.get(group.name) ?? 0) > 0) continue;
+      if (!group.members.some((m) => isCheckable(m.activate))) continue;
       const state = this.pipeline.groupState(group.name)!;
       let installed: string[];
       try {
-        installed = await installedMembers(group, getRoutes);
+        installed = await installedMembers(group, routes);
       } catch (err) {
         this.log.warn({ group: group.name, err: (err as Error).message }, "cannot read the installed state");
         continue;
       }
-      const checkable = group.members.some((m) => isCheckable(m.activate));
-      if (!checkable) continue;
       if (installed.length === 1 && installed[0] === state.active) continue;
-      if (why === "start" && installed.length === 1) {
-        // No saved state: adopt what is installed instead of switching at start.
-        const r = this.pipeline.command(
-          group.name,
-          { command: "failover", member: installed[0]!, by: "reconcile" },
-          this.now(),
-        );
-        if (!r.error) {
-          this.log.info(
-            { group: group.name, active: installed[0] },
-            "adopted the installed member as active",
-          );
-          // An adoption changes no route: record its events, run nothing.
-          for (const e of r.events)
-            this.record({ ...e, reason: `${e.reason}; adopted at start: its routes are installed` });
-          this.persist();
-          continue;
-        }
-      }
       const member = group.members.find((m) => m.name === state.active)!;
       this.log.warn(
         { group: group.name, active: state.active, installed, why },
@@ -422,6 +410,20 @@ export class Daemon {
       });
     }
   }
+}
+
+/** Reads routes once per table for one reconciliation. */
+function routeReader(): (table?: string | number) => Promise<Route[]> {
+  const cache = new Map<string, Promise<Route[]>>();
+  return (table) => {
+    const key = table === undefined ? "" : String(table);
+    let r = cache.get(key);
+    if (!r) {
+      r = readRoutes(table === undefined ? {} : { table: key });
+      cache.set(key, r);
+    }
+    return r;
+  };
 }
 
 function isCheckable(actions: readonly ActionSpec[]): boolean {

@@ -151,6 +151,25 @@ describeWithTestbed("failover and failback in a dual-uplink testbed", { tag: "e1
     }
   }, 60_000);
 
+  it("a first start adopts the member whose route is installed, then fails back per policy", async () => {
+    await bed.repairAll();
+    await bed.setDefaultRoute("r2"); // before standby: someone routes via r2
+    const d = await freshDaemon(bed);
+    try {
+      expect((await bed.defaultRoute()).router).toBe("r2"); // starting moved nothing
+      expect(d.stderr.some((l) => l.includes("adopted the member whose routes are installed"))).toBe(true);
+      await routeIs(bed, "r1", 15_000);
+      const healthyA = d
+        .events()
+        .find((e) => e.kind === "health" && e.member === "isp-a" && e.state === "healthy")!;
+      const [fb] = d.switches();
+      expect(fb).toMatchObject({ kind: "failback", from: "isp-b", to: "isp-a" });
+      expect(fb!.ts - healthyA.ts).toBeGreaterThanOrEqual(HOLD_MS);
+    } finally {
+      await d.stop();
+    }
+  }, 60_000);
+
   it("--dry-run decides and logs but leaves the routes alone", async () => {
     await bed.repairAll();
     await bed.setDefaultRoute("r1");
