@@ -25,7 +25,3 @@ export function createCollectors(spec: CollectorSpec, ctx: CollectorContext): Co
   const c = factory(spec as never, ctx);
   return Array.isArray(c) ? c : [c];
 }
-
-export function implementedTypes(): string[] {
-  return Object.keys(REGISTRY);
-}

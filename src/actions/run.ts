@@ -15,6 +15,7 @@ import { access, readFile, writeFile } from "node:fs/promises";
 import { delimiter, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import type { Secret } from "../config/secret.js";
+import { describeSecret } from "../config/secrets.js";
 import {
   type AddressSpec,
   type ArpingFlavour,
@@ -334,10 +335,6 @@ function isJson(text: string): boolean {
   } catch {
     return false;
   }
-}
-
-function describeSecret(s: Secret): string {
-  return s.kind === "env" ? `env ${s.name}` : s.kind === "file" ? `file ${s.path}` : "inline";
 }
 
 /**

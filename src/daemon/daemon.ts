@@ -73,10 +73,6 @@ export class Daemon {
     this.startedAt = this.now();
   }
 
-  get currentConfig(): Config {
-    return this.config;
-  }
-
   async start(): Promise<void> {
     this.eventLog = new EventLog(join(this.config.state_dir, "events.jsonl"));
     const saved = loadState(this.config.state_dir);

@@ -211,10 +211,6 @@ export class RuleEngine {
     return this.rules.get(rule)?.instances.values() ?? [];
   }
 
-  hasRule(rule: string): boolean {
-    return this.rules.has(rule);
-  }
-
   *allInstances(): Iterable<InstanceView> {
     for (const r of this.rules.values()) yield* r.instances.values();
   }

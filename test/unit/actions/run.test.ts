@@ -191,7 +191,7 @@ describe("failures before anything runs", () => {
     );
     expect(r.ok).toBe(false);
     expect(r.error).toBe(
-      "http: POST http://127.0.0.1:9/hook: header authorization is a secret (env HOOK_TOKEN) and no secret resolver was given",
+      "http: POST http://127.0.0.1:9/hook: header authorization is a secret ({env: HOOK_TOKEN}) and no secret resolver was given",
     );
   });
 
@@ -207,7 +207,7 @@ describe("failures before anything runs", () => {
       },
       { ...ctx, resolveSecret: () => Promise.reject(new Error("ENOENT: no such file")) },
     );
-    expect(r.error).toMatch(/header authorization: cannot read secret \(file \/nope\/token\): ENOENT/);
+    expect(r.error).toMatch(/header authorization: cannot read secret \(\{file: \/nope\/token\}\): ENOENT/);
   });
 
   it("an aborted signal runs nothing", async () => {
