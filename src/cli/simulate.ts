@@ -1,6 +1,7 @@
 import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
 import { formatError, loadConfig } from "../config/load.js";
+import { withDefaultStaleness } from "../config/staleness.js";
 import type { StandbyEvent } from "../groups/events.js";
 import { parseTraceLine, Simulator } from "../simulate.js";
 import { formatDuration, parseDuration } from "../util/duration.js";
@@ -48,7 +49,7 @@ export async function runSimulate(opts: SimulateOptions, io: Io): Promise<number
     if (quiet.has(e.kind)) return;
     io.out(opts.json ? JSON.stringify(e) : formatEvent(e, t0 ?? e.ts));
   };
-  const sim = new Simulator(config.rules, config.groups, emit);
+  const sim = new Simulator(withDefaultStaleness(config.rules, config.collectors), config.groups, emit);
 
   let lineNo = 0;
   const errors: string[] = [];

@@ -7,6 +7,7 @@ import type { ActionSpec } from "../actions/types.js";
 import type { Collector, Log } from "../collector.js";
 import type { CollectorSpec, Config } from "../config/schema.js";
 import { resolveSecret } from "../config/secrets.js";
+import { withDefaultStaleness } from "../config/staleness.js";
 import type { Sample } from "../engine/types.js";
 import { type Command, type GroupState, initialState } from "../groups/controller.js";
 import { EVENT_KINDS, type StandbyEvent } from "../groups/events.js";
@@ -95,7 +96,12 @@ export class Daemon {
         );
       }
     }
-    this.pipeline = new Pipeline(this.config.rules, this.config.groups, this.now(), initial);
+    this.pipeline = new Pipeline(
+      withDefaultStaleness(this.config.rules, this.config.collectors),
+      this.config.groups,
+      this.now(),
+      initial,
+    );
     await this.reconcile("start");
     this.handle(this.pipeline.initialize(this.now()));
     await this.startCollectors();
@@ -143,7 +149,12 @@ export class Daemon {
       if (s && g.members.some((m) => m.name === s.active)) initial.set(g.name, s);
     }
     this.config = config;
-    this.pipeline = new Pipeline(config.rules, config.groups, this.now(), initial);
+    this.pipeline = new Pipeline(
+      withDefaultStaleness(config.rules, config.collectors),
+      config.groups,
+      this.now(),
+      initial,
+    );
     this.pipeline.engine.carryOver(old.engine);
     this.handle(this.pipeline.initialize(this.now()));
     if (config.state_dir !== this.eventLog.path) {
