@@ -30,6 +30,13 @@ export function startApi(
   opts: { listen: string; token?: string; log: Log },
 ): Promise<Server> {
   const { host, port } = parseListen(opts.listen);
+  if (opts.token === undefined && !isLoopback(host)) {
+    return Promise.reject(
+      new Error(
+        `api.listen ${opts.listen} is reachable from other hosts; set api.token, or listen on 127.0.0.1`,
+      ),
+    );
+  }
   const server = createServer((req, res) => {
     handle(backend, opts.token, req, res).catch((err: unknown) => {
       opts.log.error({ err: (err as Error).message }, "api request failed");
@@ -45,6 +52,10 @@ export function startApi(
       resolve(server);
     });
   });
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host.startsWith("127.");
 }
 
 function send(res: ServerResponse, code: number, body: unknown): void {
