@@ -66,6 +66,7 @@ export function formatStatus(s: DaemonStatus): string[] {
   lines.push(
     `standby on ${s.host}: up ${ago(s.started_at)}${s.dry_run ? " (DRY RUN: no action runs)" : ""}; config ${s.config}`,
   );
+  for (const w of s.warnings ?? []) lines.push(`warning: ${w}`);
   for (const g of s.groups) {
     const flags = [
       g.frozen ? `FROZEN: ${g.frozen.reason}` : "",

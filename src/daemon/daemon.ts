@@ -1,3 +1,4 @@
+import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { createCollectors } from "../../collectors/index.js";
 import { notify } from "../actions/notify.js";
@@ -65,6 +66,8 @@ export class Daemon {
   private collectorsInUse: Collector[] = [];
   readonly startedAt: number;
   private stopped = false;
+  /** Problems found at start that do not stop the daemon (e.g. an interface that does not exist yet). */
+  private warnings: string[] = [];
 
   constructor(private readonly opts: DaemonOptions) {
     this.config = opts.config;
@@ -76,6 +79,8 @@ export class Daemon {
 
   async start(): Promise<void> {
     this.eventLog = new EventLog(join(this.config.state_dir, "events.jsonl"));
+    this.warnings = await missingInterfaces(this.config);
+    for (const w of this.warnings) this.log.warn({ warning: w }, w);
     const saved = loadState(this.config.state_dir);
     const initial = new Map<string, GroupState>();
     const routes = routeReader();
@@ -194,6 +199,7 @@ export class Daemon {
       now: this.now(),
       dry_run: this.dryRun,
       config: this.config.configFile,
+      warnings: this.warnings,
       groups: this.config.groups.map((g) => {
         const s = p.groupState(g.name)!;
         return {
@@ -433,6 +439,35 @@ function routeReader(): (table?: string | number) => Promise<Route[]> {
   };
 }
 
+/**
+ * Interfaces the config names (probe `interface`, route `dev`, address `dev`, bond `dev`) that do not exist
+ * here. Not fatal — a VLAN or VPN interface may appear later — but said at start, clearly.
+ */
+async function missingInterfaces(config: Config): Promise<string[]> {
+  let present: Set<string>;
+  try {
+    present = new Set(await readdir("/sys/class/net"));
+  } catch {
+    return [];
+  }
+  const named: [string, string][] = [];
+  for (const c of config.collectors) {
+    if (c.type === "probe" && c.probe.interface) named.push([c.probe.interface, `collector "${c.name}"`]);
+  }
+  for (const g of config.groups) {
+    for (const m of g.members) {
+      for (const a of [...m.activate, ...m.deactivate]) {
+        const dev =
+          "route" in a ? a.route.dev : "address" in a ? a.address.dev : "bond" in a ? a.bond.dev : undefined;
+        if (dev) named.push([dev, `group "${g.name}": member "${m.name}"`]);
+      }
+    }
+  }
+  return named
+    .filter(([dev]) => !present.has(dev))
+    .map(([dev, where]) => `${where} names interface "${dev}", which does not exist on this host (yet)`);
+}
+
 function isCheckable(actions: readonly ActionSpec[]): boolean {
   return actions.some((a) => "route" in a || "address" in a);
 }
@@ -489,6 +524,7 @@ export interface DaemonStatus {
   now: number;
   dry_run: boolean;
   config: string;
+  warnings: string[];
   groups: {
     name: string;
     active: string;

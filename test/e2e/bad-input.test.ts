@@ -53,6 +53,9 @@ describeWithTestbed("bad input in a running daemon", { tag: "e2", index: 2 }, (b
     const d = startDaemon(bed, config);
     try {
       await d.started();
+      expect(d.stderr.join("\n")).toContain(
+        'group \\"svc\\": member \\"no-such-dev\\" names interface \\"nonexist0\\", which does not exist on this host (yet)',
+      );
       // main is unhealthy (its target never answers): the group tries missing → hangs → no-such-dev, each failing.
       await waitFor(() => d.events().filter((e) => e.kind === "switch_failed").length >= 3, {
         timeout: 30_000,
