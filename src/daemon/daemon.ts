@@ -15,6 +15,7 @@ import { EVENT_KINDS, type StandbyEvent } from "../groups/events.js";
 import type { GroupSpec, MemberSpec } from "../groups/types.js";
 import { type Output, Pipeline, type SwitchOrder } from "../pipeline.js";
 import { EventLog } from "../sinks/eventlog.js";
+import { decisionGauges, MetricsTextfile } from "../sinks/textfile.js";
 import { type CollectorStats, Scheduler } from "./scheduler.js";
 import { loadState, saveState } from "./state.js";
 
@@ -33,6 +34,8 @@ export interface DaemonOptions {
   readonly now?: () => number;
   /** How often the installed routes/addresses are compared with the desired state (ms). */
   readonly reassertEvery?: number;
+  /** How often state_dir/metrics.prom is rewritten (ms, default 10 s). */
+  readonly metricsEvery?: number;
   /** Collectors to use instead of the configured ones (tests). */
   readonly collectors?: readonly Collector[];
 }
@@ -54,6 +57,8 @@ export class Daemon {
   private readonly now: () => number;
   private readonly dryRun: boolean;
   private eventLog!: EventLog;
+  private metrics!: MetricsTextfile;
+  private metricsTimer: NodeJS.Timeout | undefined;
   private scheduler!: Scheduler;
   private streams = new AbortController();
   private timer: NodeJS.Timeout | undefined;
@@ -79,6 +84,7 @@ export class Daemon {
 
   async start(): Promise<void> {
     this.eventLog = new EventLog(join(this.config.state_dir, "events.jsonl"));
+    this.metrics = new MetricsTextfile(join(this.config.state_dir, "metrics.prom"));
     this.warnings = await missingInterfaces(this.config);
     for (const w of this.warnings) this.log.warn({ warning: w }, w);
     const saved = loadState(this.config.state_dir);
@@ -111,6 +117,8 @@ export class Daemon {
     this.handle(this.pipeline.initialize(this.now()));
     await this.startCollectors();
     this.reschedule();
+    this.metricsTimer = setInterval(() => this.writeMetrics(), this.opts.metricsEvery ?? 10_000);
+    this.metricsTimer.unref();
     const every = this.opts.reassertEvery ?? 10_000;
     if (every > 0) {
       this.reassertTimer = setInterval(() => void this.reconcile("periodic"), every);
@@ -132,10 +140,12 @@ export class Daemon {
     this.stopped = true;
     clearTimeout(this.timer);
     clearInterval(this.reassertTimer);
+    clearInterval(this.metricsTimer);
     this.streams.abort();
     await this.scheduler.close();
     await Promise.allSettled(this.groupQueues.values());
     this.persist();
+    this.writeMetrics();
     this.eventLog.close();
     this.log.info({}, "standby stopped");
   }
@@ -182,6 +192,7 @@ export class Daemon {
 
   /** Feeds samples (the collectors' emit). */
   ingest(samples: readonly Sample[]): void {
+    this.metrics.record(samples);
     const out: Output = { events: [], switches: [] };
     for (const s of samples) this.pipeline.ingest(s, out);
     if (out.events.length > 0 || out.switches.length > 0) this.handle(out);
@@ -327,6 +338,15 @@ export class Daemon {
           if (!r.ok) this.log.warn({ hook: r.kind, err: r.error, event: e.kind }, "notify hook failed");
         }
       });
+    }
+  }
+
+  private writeMetrics(): void {
+    const st = this.status();
+    try {
+      this.metrics.write(decisionGauges(st.groups, st.rules));
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, "cannot write metrics.prom");
     }
   }
 

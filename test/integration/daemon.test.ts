@@ -117,6 +117,10 @@ describe("daemon (in process, fake collectors, real actions and files)", () => {
     const state = JSON.parse(readFileSync(join(dir, "state", "state.json"), "utf8"));
     expect(state.groups.uplink.active).toBe("isp-b");
     await d.stop();
+    // The latest samples and the decisions are on disk as Prometheus text.
+    const prom = readFileSync(join(dir, "state", "metrics.prom"), "utf8");
+    expect(prom).toMatch(/^standby_probe_success\{collector="gw-a"\} 0 \d+$/m);
+    expect(prom).toContain('standby_group_active{group="uplink",member="isp-b"} 1');
     // Restart: same state dir; the group resumes on isp-b and runs nothing.
     const again = await start(config);
     expect(again.d.status().groups[0]?.active).toBe("isp-b");

@@ -1,0 +1,82 @@
+import { writeFileAtomic } from "../daemon/state.js";
+import type { Labels, Sample } from "../engine/types.js";
+
+/** `probe.rtt_ms` → `standby_probe_rtt_ms` (Prometheus metric names allow [a-zA-Z0-9_:]). */
+export function promName(metric: string): string {
+  return `standby_${metric.replace(/[^a-zA-Z0-9_:]/g, "_")}`;
+}
+
+function promLabels(labels: Labels): string {
+  const parts = Object.entries(labels).map(
+    ([k, v]) =>
+      `${k.replace(/[^a-zA-Z0-9_]/g, "_")}="${v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`,
+  );
+  return parts.length ? `{${parts.join(",")}}` : "";
+}
+
+/**
+ * The latest value of every series, written as a Prometheus text file (as node_exporter's textfile collector
+ * reads them) to `state_dir/metrics.prom`: what the daemon measures is on disk without any server. Written
+ * atomically, so a reader never sees half a file.
+ */
+export class MetricsTextfile {
+  /** `name{labels}` → the latest value; the Prometheus name and label text are built once per series. */
+  private readonly last = new Map<string, { name: string; value: number; ts: number }>();
+
+  constructor(readonly path: string) {}
+
+  record(samples: readonly Sample[]): void {
+    for (const s of samples) {
+      const name = promName(s.metric);
+      const key = `${name}${promLabels(s.labels)}`;
+      const e = this.last.get(key);
+      if (e) {
+        e.value = s.value;
+        e.ts = s.ts;
+      } else this.last.set(key, { name, value: s.value, ts: s.ts });
+    }
+  }
+
+  /** Writes the file; `extra` lines (group and rule gauges) are appended. */
+  write(extra: readonly string[] = []): void {
+    const byName = new Map<string, string[]>();
+    for (const [key, e] of this.last) {
+      let lines = byName.get(e.name);
+      if (!lines) byName.set(e.name, (lines = []));
+      lines.push(`${key} ${e.value} ${e.ts}`);
+    }
+    const out: string[] = [];
+    for (const [name, lines] of [...byName].sort(([a], [b]) => a.localeCompare(b))) {
+      out.push(`# TYPE ${name} gauge`, ...lines);
+    }
+    writeFileAtomic(this.path, `${[...out, ...extra].join("\n")}\n`);
+  }
+}
+
+/** Gauges of the decisions: the active member of each group, each member's health, each rule instance's state. */
+export function decisionGauges(
+  groups: readonly { name: string; active: string; members: readonly { name: string; health: string }[] }[],
+  rules: readonly { rule: string; labels: Labels; state: string }[],
+): string[] {
+  const out = ["# TYPE standby_group_active gauge"];
+  for (const g of groups) {
+    for (const m of g.members)
+      out.push(
+        `standby_group_active${promLabels({ group: g.name, member: m.name })} ${m.name === g.active ? 1 : 0}`,
+      );
+  }
+  out.push("# TYPE standby_member_healthy gauge");
+  for (const g of groups) {
+    for (const m of g.members) {
+      out.push(
+        `standby_member_healthy${promLabels({ group: g.name, member: m.name, health: m.health })} ${m.health === "healthy" ? 1 : 0}`,
+      );
+    }
+  }
+  out.push("# TYPE standby_rule_firing gauge");
+  for (const r of rules) {
+    const firing = r.state === "firing" || r.state === "recovering" || r.state === "flapping" ? 1 : 0;
+    out.push(`standby_rule_firing${promLabels({ ...r.labels, rule: r.rule, state: r.state })} ${firing}`);
+  }
+  return out;
+}
