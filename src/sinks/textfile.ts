@@ -25,10 +25,17 @@ export class MetricsTextfile {
 
   constructor(readonly path: string) {}
 
+  /** Collectors reuse their label objects and metric names: format each once. */
+  private readonly labelText = new WeakMap<Labels, string>();
+  private readonly names = new Map<string, string>();
+
   record(samples: readonly Sample[]): void {
     for (const s of samples) {
-      const name = promName(s.metric);
-      const key = `${name}${promLabels(s.labels)}`;
+      let name = this.names.get(s.metric);
+      if (name === undefined) this.names.set(s.metric, (name = promName(s.metric)));
+      let text = this.labelText.get(s.labels);
+      if (text === undefined) this.labelText.set(s.labels, (text = promLabels(s.labels)));
+      const key = `${name}${text}`;
       const e = this.last.get(key);
       if (e) {
         e.value = s.value;
