@@ -109,3 +109,18 @@ export function health(
   }
   return { members, verifyFiring };
 }
+
+import type { ActionContext } from "../src/actions/run.js";
+import type { Log } from "../src/collector.js";
+
+/** A log that says nothing, for tests that do not look at logs. */
+export const quietLog: Log = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** The context of a switch from isp-a to isp-b, as action tests use it. */
+export const switchContext: ActionContext = {
+  group: "uplink",
+  from: "isp-a",
+  to: "isp-b",
+  reason: "gw-a-down firing",
+  dryRun: false,
+};

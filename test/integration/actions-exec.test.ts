@@ -9,14 +9,9 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ActionContext, runAction } from "../../src/actions/run.js";
 import { spawnWithTimeout } from "../../src/actions/spawn.js";
+import { switchContext } from "../helpers.js";
 
-const ctx: ActionContext = {
-  group: "uplink",
-  from: "isp-a",
-  to: "isp-b",
-  reason: "gw-a-down firing",
-  dryRun: false,
-};
+const ctx: ActionContext = switchContext;
 
 function exec(
   argv: string[],

@@ -9,6 +9,7 @@ import { notify } from "../../src/actions/notify.js";
 import { type ActionContext, runAction } from "../../src/actions/run.js";
 import type { Secret } from "../../src/config/secret.js";
 import type { StandbyEvent } from "../../src/groups/events.js";
+import { switchContext } from "../helpers.js";
 
 interface Seen {
   method: string;
@@ -64,13 +65,7 @@ afterAll(async () => {
   await new Promise<void>((resolve) => server.close(() => resolve()));
 });
 
-const ctx: ActionContext = {
-  group: "uplink",
-  from: "isp-a",
-  to: "isp-b",
-  reason: "gw-a-down firing",
-  dryRun: false,
-};
+const ctx: ActionContext = switchContext;
 
 function http(
   path: string,

@@ -2,14 +2,13 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import type { Collector, Log } from "../../src/collector.js";
+import type { Collector } from "../../src/collector.js";
 import { loadConfigText } from "../../src/config/load.js";
 import type { Config } from "../../src/config/schema.js";
 import { Daemon } from "../../src/daemon/daemon.js";
 import type { Sample } from "../../src/engine/types.js";
 import type { StandbyEvent } from "../../src/groups/events.js";
-
-const quiet: Log = { debug() {}, info() {}, warn() {}, error() {} };
+import { quietLog } from "../helpers.js";
 
 /** A stream collector the test drives by hand: `send(value)` emits one probe.success sample for gw-X. */
 function fakeProbe(name: string) {
@@ -67,7 +66,7 @@ async function start(config: Config, opts: { dryRun?: boolean } = {}) {
   const events: StandbyEvent[] = [];
   const d = new Daemon({
     config,
-    log: quiet,
+    log: quietLog,
     collectors: [a.c, b.c],
     onEvent: (e) => events.push(e),
     reassertEvery: 0,

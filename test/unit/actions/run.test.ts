@@ -10,14 +10,9 @@ import {
   runActions,
 } from "../../../src/actions/run.js";
 import type { ActionSpec } from "../../../src/actions/types.js";
+import { switchContext } from "../../helpers.js";
 
-const ctx: ActionContext = {
-  group: "uplink",
-  from: "isp-a",
-  to: "isp-b",
-  reason: "gw-a-down firing",
-  dryRun: false,
-};
+const ctx: ActionContext = switchContext;
 const dryCtx: ActionContext = { ...ctx, dryRun: true };
 const T = 5000;
 

@@ -1,11 +1,9 @@
 import type { Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseListen, startApi, toCommand } from "../../../src/api/server.js";
-import type { Log } from "../../../src/collector.js";
 import type { CommandResult, DaemonStatus } from "../../../src/daemon/daemon.js";
 import type { Command } from "../../../src/groups/controller.js";
-
-const quiet: Log = { debug() {}, info() {}, warn() {}, error() {} };
+import { quietLog } from "../../helpers.js";
 
 describe("the local API", () => {
   const commands: [string, Command][] = [];
@@ -21,7 +19,7 @@ describe("the local API", () => {
           : { ok: false, error: `no group "${group}"`, events: [] };
       },
     };
-    server = await startApi(backend, { listen: "127.0.0.1:0", token: "s3cret", log: quiet });
+    server = await startApi(backend, { listen: "127.0.0.1:0", token: "s3cret", log: quietLog });
     base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   });
   afterAll(() => new Promise<void>((r) => server.close(() => r())));
@@ -62,7 +60,7 @@ describe("the local API", () => {
 
   it("refuses to listen beyond loopback without a token", async () => {
     const backend = { status: () => ({}) as DaemonStatus, command: async () => ({ ok: true, events: [] }) };
-    await expect(startApi(backend, { listen: "0.0.0.0:0", log: quiet })).rejects.toThrow(
+    await expect(startApi(backend, { listen: "0.0.0.0:0", log: quietLog })).rejects.toThrow(
       "api.listen 0.0.0.0:0 is reachable from other hosts; set api.token, or listen on 127.0.0.1",
     );
   });

@@ -1,9 +1,8 @@
 import { describe, expect, it } from "vitest";
-import type { Log, PollCollector } from "../../../src/collector.js";
+import type { PollCollector } from "../../../src/collector.js";
 import { Scheduler } from "../../../src/daemon/scheduler.js";
 import type { Sample } from "../../../src/engine/types.js";
-
-const quiet: Log = { debug() {}, info() {}, warn() {}, error() {} };
+import { quietLog } from "../../helpers.js";
 
 function collector(
   name: string,
@@ -24,7 +23,7 @@ const sample = (name: string): Sample => ({
 describe("Scheduler", () => {
   it("a hanging collector (that ignores its signal) and a failing one never stall the others", async () => {
     const got: string[] = [];
-    const s = new Scheduler((c) => got.push(c), quiet);
+    const s = new Scheduler((c) => got.push(c), quietLog);
     let hangingSignal: AbortSignal | undefined;
     s.add(
       collector("hangs", 50, 100, (signal) => {
@@ -53,7 +52,7 @@ describe("Scheduler", () => {
   });
 
   it("aborts a run's signal at the timeout, and a well-behaved collector stops there", async () => {
-    const s = new Scheduler(() => {}, quiet);
+    const s = new Scheduler(() => {}, quietLog);
     let aborted = 0;
     s.add(
       collector(
@@ -77,7 +76,7 @@ describe("Scheduler", () => {
 
   it("spreads runs with jitter within ±10 % of the interval", async () => {
     const times: number[] = [];
-    const s = new Scheduler(() => {}, quiet);
+    const s = new Scheduler(() => {}, quietLog);
     s.add(
       collector("tick", 100, 50, async () => {
         times.push(Date.now());
