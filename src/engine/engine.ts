@@ -301,7 +301,7 @@ export class RuleEngine {
   /** Runs the phase machine for one sample. */
   private evaluate(inst: Instance, now: number): Transition | undefined {
     const spec = inst.compiled.spec;
-    inst.stale = false;
+    if (inst.stale) this.resume(inst, now);
     let verdict: boolean | undefined; // the condition that drives the current phase held
     switch (inst.phase) {
       case "unknown":
@@ -339,6 +339,18 @@ export class RuleEngine {
     }
     if (verdict !== undefined && inst.compiled.flap) this.recordFlap(inst);
     return this.report(inst, now);
+  }
+
+  /**
+   * Data is back after a gap: staleness is re-armed (missing data must end as unknown every time), and a
+   * `for` / `recover_for` streak starts over — it needs the condition observed continuously, not across a gap.
+   */
+  private resume(inst: Instance, now: number): void {
+    inst.stale = false;
+    const after = inst.compiled.spec.stale_after;
+    if (after !== undefined && now + after < this.staleCheckAt) this.staleCheckAt = now + after;
+    if (inst.phase === "pending") inst.phase = inst.settled ? "ok" : "unknown";
+    else if (inst.phase === "recovering") inst.phase = "firing";
   }
 
   private startStreak(inst: Instance, now: number, span: RuleSpec["for"]): void {

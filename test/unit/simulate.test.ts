@@ -96,6 +96,22 @@ describe("simulate", () => {
       22_000, 22_003,
     ]);
   });
+  it("missing data ends as unknown every time (samples 0–3.5 s, a gap, samples, silence; until 60 s)", () => {
+    const one = [rule({ name: "r", metric: "m", problem: "last > 0", stale_after: "1s" })];
+    const events: StandbyEvent[] = [];
+    const sim = new Simulator(one, [], (e) => events.push(e));
+    const at = (ms: number) =>
+      sim.feed(parseTraceLine(JSON.stringify({ ts: T0 + ms, metric: "m", value: 0 })));
+    for (let ms = 0; ms <= 3500; ms += 500) at(ms);
+    for (let ms = 10_000; ms <= 12_000; ms += 500) at(ms);
+    sim.finish(T0 + 60_000);
+    expect(events.map((e) => `${e.ts - T0}:${e.state}`)).toEqual([
+      "0:ok",
+      "4500:unknown",
+      "10000:ok",
+      "13000:unknown",
+    ]);
+  });
   it("takes operator commands from the trace", () => {
     const lines = trace(5, () => false);
     lines.push(JSON.stringify({ ts: T0 + 6000, command: "pin", group: "uplink", member: "isp-b" }));

@@ -157,6 +157,38 @@ describe("missing data", () => {
     expect(e.tick(10_000)).toEqual([]);
     expect(e.nextDeadline()).toBeUndefined();
   });
+  it("goes unknown again at every silence, however often data came back (all instances stale at once)", () => {
+    const e = new RuleEngine([rule({ problem: "last > 0", stale_after: "1s" })]);
+    feed(e, seq([0, 0, 0, 0], 1000)); // 0..3 s
+    expect(e.tick(4000).map((x) => x.state)).toEqual(["unknown"]);
+    expect(e.nextDeadline()).toBeUndefined();
+    expect(e.ingest(sample(10_000, 0)).map((x) => x.state)).toEqual(["ok"]);
+    expect(e.nextDeadline()).toBe(11_000);
+    expect(e.tick(11_000).map((x) => x.state)).toEqual(["unknown"]);
+    for (let round = 0; round < 3; round++) {
+      const t0 = 20_000 + round * 10_000;
+      expect(e.ingest(sample(t0, 0)).map((x) => x.state)).toEqual(["ok"]);
+      expect(e.tick(t0 + 1000).map((x) => x.state)).toEqual(["unknown"]);
+    }
+  });
+  it("a streak does not span a data gap: `for` starts over when data resumes", () => {
+    const e = new RuleEngine([rule({ problem: "last > 0", for: "10s", stale_after: "2s" })]);
+    feed(e, seq([0, 1])); // ok, then pending at 1 s
+    expect(e.tick(3000).map((x) => x.state)).toEqual(["unknown"]);
+    expect(e.tick(11_000)).toEqual([]);
+    // Back at 12 s, still bad: pending again, firing only 10 s of observed problem later.
+    expect(e.ingest(sample(12_000, 1)).map((x) => x.state)).toEqual(["pending"]);
+    expect(e.nextDeadline()).toBe(14_000);
+    expect(e.ingest(sample(13_000, 1)).map((x) => x.state)).toEqual([]);
+  });
+  it("recover_for starts over after a gap too", () => {
+    const e = new RuleEngine([rule({ problem: "last > 0", recover_for: "5s", stale_after: "3s" })]);
+    feed(e, seq([1, 0])); // firing, then recovering at 1 s
+    expect(e.tick(4000).map((x) => x.state)).toEqual(["unknown"]);
+    expect(e.ingest(sample(7000, 0)).map((x) => x.state)).toEqual(["recovering"]);
+    expect(e.ingest(sample(9000, 0)).map((x) => x.state)).toEqual([]);
+    expect(e.ingest(sample(12_000, 0)).map((x) => x.state)).toEqual(["ok"]);
+  });
   it("an instance that never had enough data is unknown, not healthy", () => {
     const e = new RuleEngine([rule({ problem: "max over 3 samples == 0" })]);
     feed(e, seq([1, 1]));
