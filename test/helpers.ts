@@ -17,6 +17,7 @@ export interface RuleInput {
   for?: string;
   recover_for?: string;
   stale_after?: string;
+  forget_after?: string;
   severity?: Severity;
   flap?: FlapSpec | false;
 }
@@ -38,6 +39,7 @@ export function rule(r: RuleInput): RuleSpec {
     ...(r.for ? { for: span(r.for)! } : {}),
     ...(r.recover_for ? { recover_for: span(r.recover_for)! } : {}),
     ...(r.stale_after ? { stale_after: parseDuration(r.stale_after)! } : {}),
+    ...(r.forget_after ? { forget_after: parseDuration(r.forget_after)! } : {}),
     severity: r.severity ?? "critical",
     flap: r.flap ?? false,
   };

@@ -16,7 +16,7 @@ import { parseCondition } from "../engine/condition.js";
 import { DEFAULT_FLAP } from "../engine/engine.js";
 import type { Condition, RuleSpec } from "../engine/types.js";
 import type { GroupSpec, HealthRef, MemberSpec } from "../groups/types.js";
-import { parseDuration, parseSpan, type Span } from "../util/duration.js";
+import { formatDuration, parseDuration, parseSpan, type Span } from "../util/duration.js";
 import type { Secret } from "./secret.js";
 
 // ---------------------------------------------------------------------------------------------------------
@@ -356,26 +356,40 @@ const flapSchema = z
     }
   });
 
-export const ruleSchema = z.strictObject({
-  name,
-  metric: metricName,
-  labels: labels.default({}).meta({ description: "Label matchers; values may use * globs" }),
-  problem: condition,
-  recovery: condition.optional(),
-  for: span.optional(),
-  recover_for: span.optional(),
-  stale_after: duration({ positive: true }).optional(),
-  severity: z.enum(["critical", "warning"]).default("critical"),
-  flap: z
-    .union([z.literal(false), flapSchema], {
-      error: unionError((v) => `found ${describeValue(v)}; expected false or a map {history, low, high}`),
-    })
-    .default({ ...DEFAULT_FLAP })
-    .meta({
-      description: "Flap detection (percent state change over `history` evaluations); false disables it",
+export const ruleSchema = z
+  .strictObject({
+    name,
+    metric: metricName,
+    labels: labels.default({}).meta({ description: "Label matchers; values may use * globs" }),
+    problem: condition,
+    recovery: condition.optional(),
+    for: span.optional(),
+    recover_for: span.optional(),
+    stale_after: duration({ positive: true }).optional(),
+    forget_after: duration({ positive: true }).optional().meta({
+      description:
+        "A series silent this long is forgotten: its rule instance is removed (default 10m, at least 2 × stale_after)",
     }),
-  description: z.string().optional(),
-});
+    severity: z.enum(["critical", "warning"]).default("critical"),
+    flap: z
+      .union([z.literal(false), flapSchema], {
+        error: unionError((v) => `found ${describeValue(v)}; expected false or a map {history, low, high}`),
+      })
+      .default({ ...DEFAULT_FLAP })
+      .meta({
+        description: "Flap detection (percent state change over `history` evaluations); false disables it",
+      }),
+    description: z.string().optional(),
+  })
+  .superRefine((r, ctx) => {
+    if (r.stale_after !== undefined && r.forget_after !== undefined && r.forget_after <= r.stale_after) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["forget_after"],
+        message: `${formatDuration(r.forget_after)} must be longer than stale_after (${formatDuration(r.stale_after)}): a series goes unknown before it is forgotten`,
+      });
+    }
+  });
 
 export const ruleFileSchema = z
   .strictObject({ rules: z.array(ruleSchema) })

@@ -30,6 +30,10 @@ export interface InstanceView {
 }
 
 export const DEFAULT_FLAP: FlapSpec = { history: 21, low: 5, high: 20 };
+/** A series silent this long is forgotten (its rule instances removed) unless the rule says otherwise. */
+export const DEFAULT_FORGET_MS = 600_000;
+/** Label sets of a metric that no rule selects, remembered to skip matching; cleared past this many. */
+const UNMATCHED_CACHE_MAX = 4096;
 
 type Phase = "unknown" | "ok" | "pending" | "firing" | "recovering";
 
@@ -37,6 +41,7 @@ interface CompiledRule {
   readonly spec: RuleSpec;
   readonly matchers: readonly GlobMatcher[];
   readonly flap: FlapSpec | undefined;
+  readonly forgetAfter: number;
   readonly instances: Map<string, Instance>;
 }
 
@@ -44,6 +49,10 @@ interface CompiledRule {
 class Series extends SampleBuffer {
   readonly instances: Instance[] = [];
   lastTs = Number.NEGATIVE_INFINITY;
+  /** The keys under which `fastSeries` holds this series (label order as collectors send them). */
+  readonly fastKeys: string[] = [];
+  /** Forgotten: the engine no longer holds it; a label object still mapped to it must look again. */
+  dead = false;
   constructor(
     readonly key: string,
     readonly labels: Labels,
@@ -99,6 +108,8 @@ class Instance implements InstanceView {
 }
 
 const NO_TRANSITIONS: readonly Transition[] = Object.freeze([]);
+/** Stands for every label set no rule selects (it holds no instance, so ingest stops at it). */
+const UNMATCHED = new Series("", Object.freeze({}));
 
 /**
  * The rule engine. Deterministic: time comes only from sample timestamps and from `tick(now)`.
@@ -113,11 +124,12 @@ export class RuleEngine {
   /** metric → label object → series: collectors that reuse their label objects skip building a key. */
   private readonly byLabelObject = new Map<string, WeakMap<Labels, Series>>();
   private readonly canonicalSeries = new Map<string, Series>();
+  /** metric → label keys that no rule selects (bounded; see UNMATCHED_CACHE_MAX). */
+  private readonly unmatched = new Map<string, Set<string>>();
   /** Instances waiting on a time-based `for` / `recover_for`. */
   private readonly timed = new Set<Instance>();
-  /** A lower bound of the earliest time an instance can go stale. */
+  /** A lower bound of the earliest time an instance can go stale or be forgotten. */
   private staleCheckAt = Number.POSITIVE_INFINITY;
-  private readonly staleRules: CompiledRule[] = [];
   /** Samples dropped because they were older than the series' last one. */
   outOfOrder = 0;
 
@@ -128,13 +140,13 @@ export class RuleEngine {
         spec,
         matchers: compileMatchers(spec.labels),
         flap: spec.flap === false ? undefined : (spec.flap ?? DEFAULT_FLAP),
+        forgetAfter: spec.forget_after ?? Math.max(DEFAULT_FORGET_MS, 2 * (spec.stale_after ?? 0)),
         instances: new Map(),
       };
       this.rules.set(spec.name, compiled);
       let list = this.byMetric.get(spec.metric);
       if (!list) this.byMetric.set(spec.metric, (list = []));
       list.push(compiled);
-      if (spec.stale_after !== undefined) this.staleRules.push(compiled);
       if (!this.byLabelObject.has(spec.metric)) this.byLabelObject.set(spec.metric, new WeakMap());
     }
   }
@@ -144,7 +156,7 @@ export class RuleEngine {
     const byObject = this.byLabelObject.get(sample.metric);
     if (byObject === undefined) return NO_TRANSITIONS; // no rule selects this metric
     let series = byObject.get(sample.labels);
-    if (series === undefined) {
+    if (series === undefined || series.dead) {
       series = this.seriesFor(sample);
       byObject.set(sample.labels, series);
     }
@@ -173,11 +185,19 @@ export class RuleEngine {
     }
     if (now >= this.staleCheckAt) {
       let next = Number.POSITIVE_INFINITY;
-      for (const rule of this.staleRules) {
-        const after = rule.spec.stale_after!;
+      for (const rule of this.rules.values()) {
+        const after = rule.spec.stale_after;
         for (const inst of rule.instances.values()) {
-          if (inst.stale) continue;
-          const deadline = inst.series.lastTs + after;
+          const last = inst.series.lastTs;
+          const forgetAt = last + rule.forgetAfter;
+          if (now >= forgetAt) {
+            const t = this.forget(inst, now);
+            if (t) (out ??= []).push(t);
+            continue;
+          }
+          if (forgetAt < next) next = forgetAt;
+          if (after === undefined || inst.stale) continue;
+          const deadline = last + after;
           if (now >= deadline) {
             inst.stale = true;
             inst.v = Number.NaN;
@@ -185,7 +205,7 @@ export class RuleEngine {
             const t = this.report(
               inst,
               now,
-              `${rule.spec.name} unknown: no sample for ${formatDuration(now - inst.series.lastTs)} (stale_after ${formatDuration(after)})`,
+              `${rule.spec.name} unknown: no sample for ${formatDuration(now - last)} (stale_after ${formatDuration(after)})`,
             );
             if (t) (out ??= []).push(t);
           } else if (deadline < next) next = deadline;
@@ -267,15 +287,24 @@ export class RuleEngine {
     if (byKey === undefined) this.fastSeries.set(sample.metric, (byKey = new Map()));
     let series = byKey.get(fastKey);
     if (series !== undefined) return series;
+    if (this.unmatched.get(sample.metric)?.has(fastKey)) return UNMATCHED;
     const sortedKeys = Object.keys(labels).sort();
     const canon = `${sample.metric}\u0002${sortedKeys.map((k) => `${k}\u0000${labels[k]}`).join("\u0001")}`;
     series = this.canonicalSeries.get(canon);
     if (series === undefined) {
+      const rules = (this.byMetric.get(sample.metric) ?? []).filter((r) => labelsMatch(r.matchers, labels));
+      if (rules.length === 0) {
+        // Remember the miss without keeping a series: label churn (veths, mounts) must not grow the engine.
+        let miss = this.unmatched.get(sample.metric);
+        if (miss === undefined) this.unmatched.set(sample.metric, (miss = new Set()));
+        if (miss.size >= UNMATCHED_CACHE_MAX) miss.clear();
+        miss.add(fastKey);
+        return UNMATCHED;
+      }
       const frozen: Labels = Object.freeze(Object.fromEntries(sortedKeys.map((k) => [k, labels[k]!])));
       series = new Series(canon, frozen);
       this.canonicalSeries.set(canon, series);
-      for (const rule of this.byMetric.get(sample.metric) ?? []) {
-        if (!labelsMatch(rule.matchers, labels)) continue;
+      for (const rule of rules) {
         const inst = new Instance(rule, series, sample.ts);
         rule.instances.set(canon, inst);
         series.instances.push(inst);
@@ -283,13 +312,45 @@ export class RuleEngine {
           const r = retention(c);
           series.retain(r.n, r.ms);
         }
-        if (rule.spec.stale_after !== undefined) {
-          this.staleCheckAt = Math.min(this.staleCheckAt, sample.ts + rule.spec.stale_after);
-        }
+        const first = sample.ts + Math.min(rule.spec.stale_after ?? rule.forgetAfter, rule.forgetAfter);
+        if (first < this.staleCheckAt) this.staleCheckAt = first;
       }
     }
     byKey.set(fastKey, series);
+    series.fastKeys.push(fastKey);
     return series;
+  }
+
+  /**
+   * Removes an instance whose series has been silent for `forget_after` (a NIC unplugged for good, a mount
+   * removed): the member is judged on the instances that remain. The series goes when no rule holds it.
+   */
+  private forget(inst: Instance, now: number): Transition {
+    const rule = inst.compiled;
+    const series = inst.series;
+    rule.instances.delete(series.key);
+    this.timed.delete(inst);
+    const i = series.instances.indexOf(inst);
+    if (i >= 0) series.instances.splice(i, 1);
+    if (series.instances.length === 0) {
+      series.dead = true;
+      this.canonicalSeries.delete(series.key);
+      const metric = series.key.slice(0, series.key.indexOf("\u0002"));
+      const byKey = this.fastSeries.get(metric);
+      for (const k of series.fastKeys) byKey?.delete(k);
+    }
+    const prev = inst.state;
+    inst.state = "forgotten";
+    inst.since = now;
+    inst.reason = `${rule.spec.name} forgotten: no sample for ${formatDuration(now - series.lastTs)} (forget_after ${formatDuration(rule.forgetAfter)}); instance removed`;
+    return {
+      ts: now,
+      rule: rule.spec.name,
+      labels: series.labels,
+      state: "forgotten",
+      prev,
+      reason: inst.reason,
+    };
   }
 
   private cond(c: Condition, inst: Instance, now: number): boolean | undefined {

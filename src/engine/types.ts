@@ -87,6 +87,8 @@ export interface RuleSpec {
   readonly recover_for?: Span;
   /** Milliseconds without a sample after which the instance is unknown. */
   readonly stale_after?: number;
+  /** Milliseconds without a sample after which the instance is removed (default 10 minutes). */
+  readonly forget_after?: number;
   readonly severity: Severity;
   /** Flap detection; `false` disables it. Default: {history: 21, low: 5, high: 20}. */
   readonly flap?: FlapSpec | false;
@@ -95,4 +97,4 @@ export interface RuleSpec {
 }
 
 /** Phase of a rule instance as reported in events. */
-export type RuleState = "ok" | "pending" | "firing" | "recovering" | "flapping" | "unknown";
+export type RuleState = "ok" | "pending" | "firing" | "recovering" | "flapping" | "unknown" | "forgotten";

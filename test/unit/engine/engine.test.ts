@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { RuleEngine, type Transition } from "../../../src/engine/engine.js";
+import { DEFAULT_FORGET_MS, RuleEngine, type Transition } from "../../../src/engine/engine.js";
 import { type RuleInput, rule, sample } from "../../helpers.js";
 
 /** Feeds [ts, value] pairs; returns the transitions as "ts:state". */
@@ -56,7 +56,7 @@ describe("for / recover_for", () => {
     expect(e.nextDeadline()).toBe(6000);
     expect(e.tick(5999)).toEqual([]);
     expect(e.tick(6000).map((t) => t.state)).toEqual(["firing"]);
-    expect(e.nextDeadline()).toBeUndefined();
+    expect(e.nextDeadline()).toBe(1000 + DEFAULT_FORGET_MS); // only forgetting is left
   });
   it("by time: the problem going away during `for` returns to ok and restarts the wait", () => {
     expect(run({ problem: "last > 0", for: "3s" }, seq([1, 1, 0, 1, 1, 1, 1]))).toEqual([
@@ -132,6 +132,84 @@ describe("windows", () => {
   });
 });
 
+describe("forget_after", () => {
+  const labelsOf = (e: RuleEngine) => [...e.instancesOf("r")].map((i) => i.labels.dev);
+  it("removes an instance silent for forget_after, says so, and keeps the others", () => {
+    const e = new RuleEngine([rule({ problem: "last == 0", stale_after: "5s", forget_after: "1m" })]);
+    e.ingest(sample(0, 1, { dev: "veth1" }));
+    for (let t = 0; t <= 120_000; t += 1000) e.ingest(sample(t, 1, { dev: "eth0" }));
+    expect(labelsOf(e)).toEqual(["veth1", "eth0"]);
+    // No tick ran since 0 s: the first check, at 120 s, finds veth1 past forget_after and says so.
+    const out = e.tick(120_000);
+    expect(out).toEqual([
+      {
+        ts: 120_000,
+        rule: "r",
+        labels: { dev: "veth1" },
+        state: "forgotten",
+        prev: "ok",
+        reason: "r forgotten: no sample for 2m (forget_after 1m); instance removed",
+      },
+    ]);
+    expect(labelsOf(e)).toEqual(["eth0"]);
+    expect(e.instanceCount).toBe(1);
+  });
+  it("fires the forget timer at its own time and comes back as a fresh instance", () => {
+    const e = new RuleEngine([rule({ problem: "last == 0", forget_after: "30s" })]);
+    e.ingest(sample(0, 0, { dev: "a" }));
+    expect(e.nextDeadline()).toBe(30_000);
+    expect(e.tick(29_999)).toEqual([]);
+    expect(e.tick(30_000).map((t) => `${t.state}<${t.prev}`)).toEqual(["forgotten<firing"]);
+    expect(e.instanceCount).toBe(0);
+    expect(e.nextDeadline()).toBeUndefined();
+    // The same label object again: a new instance, judged afresh.
+    expect(e.ingest(sample(40_000, 1, { dev: "a" })).map((t) => `${t.state}<${t.prev}`)).toEqual([
+      "ok<unknown",
+    ]);
+    expect(e.instanceCount).toBe(1);
+  });
+  it("label churn does not grow the engine: forgotten series and unmatched label sets are dropped", () => {
+    const e = new RuleEngine([rule({ problem: "last == 0", labels: { dev: "eth*" }, forget_after: "10s" })]);
+    for (let i = 0; i < 20_000; i++) {
+      e.ingest(sample(i * 10, 1, { dev: `eth${i}` }));
+      e.ingest(sample(i * 10, 1, { dev: `veth${i}` })); // selected by no rule
+      if (i % 1000 === 0) e.tick(i * 10);
+    }
+    e.tick(200_000);
+    expect(e.instanceCount).toBeLessThanOrEqual(1001);
+    const internals = e as unknown as {
+      canonicalSeries: Map<string, unknown>;
+      fastSeries: Map<string, Map<string, unknown>>;
+      unmatched: Map<string, Set<string>>;
+    };
+    expect(internals.canonicalSeries.size).toBe(e.instanceCount);
+    expect(internals.fastSeries.get("m")!.size).toBe(e.instanceCount);
+    expect(internals.unmatched.get("m")!.size).toBeLessThanOrEqual(4096);
+  });
+  it("a rule left with no instance makes its member unknown, in the pipeline", async () => {
+    const { Pipeline } = await import("../../../src/pipeline.js");
+    const { group } = await import("../../helpers.js");
+    const g = group({ members: ["a", "b"] });
+    const spec = {
+      ...g,
+      members: g.members.map((m) => ({ ...m, health: [{ rule: m.name === "a" ? "r" : "rb" }] })),
+    };
+    const p = new Pipeline(
+      [
+        rule({ name: "r", problem: "last == 0", forget_after: "1m", stale_after: "5s" }),
+        rule({ name: "rb", metric: "mb", problem: "last == 0" }),
+      ],
+      [spec],
+      0,
+    );
+    p.initialize(0);
+    p.ingest(sample(0, 1, { dev: "x" }));
+    const out = p.tick(60_000);
+    expect(out.events.map((ev) => `${ev.kind}:${ev.state}`)).toContain("rule:forgotten");
+    expect(p.groupState(spec.name)!.health.a).toMatchObject({ health: "unknown" });
+  });
+});
+
 describe("missing data", () => {
   it("goes unknown exactly stale_after after the last sample, and back with data", () => {
     const e = new RuleEngine([rule({ problem: "last > 0", stale_after: "30s" })]);
@@ -155,13 +233,13 @@ describe("missing data", () => {
     feed(e, seq([1]));
     expect(e.tick(2000).map((x) => x.state)).toEqual(["unknown"]);
     expect(e.tick(10_000)).toEqual([]);
-    expect(e.nextDeadline()).toBeUndefined();
+    expect(e.nextDeadline()).toBe(DEFAULT_FORGET_MS);
   });
   it("goes unknown again at every silence, however often data came back (all instances stale at once)", () => {
     const e = new RuleEngine([rule({ problem: "last > 0", stale_after: "1s" })]);
     feed(e, seq([0, 0, 0, 0], 1000)); // 0..3 s
     expect(e.tick(4000).map((x) => x.state)).toEqual(["unknown"]);
-    expect(e.nextDeadline()).toBeUndefined();
+    expect(e.nextDeadline()).toBe(3000 + DEFAULT_FORGET_MS);
     expect(e.ingest(sample(10_000, 0)).map((x) => x.state)).toEqual(["ok"]);
     expect(e.nextDeadline()).toBe(11_000);
     expect(e.tick(11_000).map((x) => x.state)).toEqual(["unknown"]);
