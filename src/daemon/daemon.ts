@@ -388,7 +388,7 @@ export class Daemon {
       this.handle(this.pipeline.switchResult(sw.group, sw.to, false, failed, this.now()));
       return;
     }
-    if (from && from.deactivate.length > 0)
+    if (from && from.name !== to.name && from.deactivate.length > 0)
       await this.runMemberActions(group, from, "deactivate", from.deactivate, ctx);
   }
 

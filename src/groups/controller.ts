@@ -18,7 +18,7 @@ export interface HealthSnapshot {
 }
 
 export type Command =
-  | { readonly command: "failover"; readonly member?: string }
+  | { readonly command: "failover"; readonly member?: string; readonly until?: number }
   | { readonly command: "failback" }
   | { readonly command: "pin"; readonly member: string; readonly until?: number; readonly force?: boolean }
   | { readonly command: "unpin" }
@@ -39,8 +39,23 @@ export interface GroupState {
   readonly since: number;
   /** Times of the automatic switches still inside the damping window. */
   readonly switches: readonly number[];
-  readonly frozen?: { readonly at: number; readonly until?: number; readonly reason: string };
-  readonly pin?: { readonly member: string; readonly until?: number };
+  /**
+   * Frozen by damping (with `until`) or by hand: no automatic failback. `avoid` is the member that kept failing
+   * (as Pacemaker's migration-threshold bans a node): not chosen while another healthy member exists.
+   */
+  readonly frozen?: {
+    readonly at: number;
+    readonly until?: number;
+    readonly reason: string;
+    readonly avoid?: string;
+  };
+  /** The operator's choice (`pin`, or `failover`, which holds the group as a pin does) until unpin/failback/expiry. */
+  readonly pin?: { readonly member: string; readonly until?: number; readonly by?: "pin" | "failover" };
+  /**
+   * A member the operator put in charge although it was unhealthy or unknown (`pin --force`, `failover --to`):
+   * automatic failover away from it waits until its health changes.
+   */
+  readonly forced?: string;
   /** The hold in force: the configured one, doubled after each failed failback, capped at max_hold. */
   readonly hold: number;
   /** After a failback: a relapse of `to` before `until` doubles the next hold. */
@@ -63,11 +78,16 @@ export interface GroupState {
 export interface StepResult {
   readonly state: GroupState;
   readonly events: readonly StandbyEvent[];
-  /** Set when the active member changed: the daemon deactivates `from` (best effort) and activates `to`. */
-  readonly switch?: { readonly from: string; readonly to: string; readonly kind: StandbyEvent["kind"] };
+  /**
+   * Set when the active member changed (at most one switch a step): the daemon deactivates `from` (best effort)
+   * and activates `to`. `retry` re-runs the activation of the active member after its activation failed.
+   */
+  readonly switch?: { readonly from: string; readonly to: string; readonly kind: SwitchKind };
   /** A command that was refused, and why. */
   readonly error?: string;
 }
+
+export type SwitchKind = "failover" | "failback" | "manual_switch" | "switch_retry";
 
 /** Redundancy is judged once every member has reported, or this long after start. */
 export const REDUNDANCY_GRACE_MS = 30_000;
@@ -146,17 +166,25 @@ class Step {
     return members;
   }
 
-  /** The best target other than `exceptActive`: healthy by preference, else degraded; never unknown/unhealthy. */
+  /**
+   * The best target other than `exclude`: healthy by preference, else degraded; never unknown/unhealthy. While
+   * frozen, the member that kept failing is taken only when no other member would do.
+   */
   bestTarget(exclude: string): { member: MemberSpec; health: Health } | undefined {
     const candidates = this.preference().filter((m) => m.name !== exclude && !(m.name in this.s.excluded));
+    const avoid = this.s.frozen?.avoid;
+    const ordered = avoid
+      ? [...candidates.filter((m) => m.name !== avoid), ...candidates.filter((m) => m.name === avoid)]
+      : candidates;
     for (const wanted of ["healthy", "degraded"] as const) {
-      const m = candidates.find((c) => this.status(c.name).health === wanted);
+      const m = ordered.find((c) => this.status(c.name).health === wanted);
       if (m) return { member: m, health: wanted };
     }
     return undefined;
   }
 
   switchTo(to: string, kind: "failover" | "failback" | "manual_switch", reason: string, extra = {}): void {
+    if (this.switched) throw new Error(`internal error: a second switch in one step (${kind} to ${to})`);
     const from = this.s.active;
     const culprit = this.status(from).culprits[0];
     this.emit({
@@ -176,6 +204,7 @@ class Step {
     this.s.active = to;
     this.s.since = this.now;
     this.s.noHealthy = false;
+    if (this.s.forced !== to) delete this.s.forced;
     this.switched = { from, to, kind };
     if (this.spec.verify) this.s.verify = { to, deadline: this.now + this.spec.verify.within };
     else delete this.s.verify;
@@ -183,23 +212,49 @@ class Step {
     else delete this.s.probation;
   }
 
-  /** An automatic switch, subject to freezing and damping. */
+  /**
+   * An automatic switch, subject to damping. A failback is never made while frozen, and the one that would
+   * exceed `max_switches` freezes the group instead. A failover (the active member is unhealthy) is made even
+   * then — safety beats stability — and says so; the member it leaves is the one that kept failing.
+   */
   autoSwitch(to: string, kind: "failover" | "failback", reason: string): void {
-    if (this.s.frozen) return;
     const { max_switches, within } = this.spec.damping;
     this.s.switches = this.s.switches.filter((t) => t > this.now - within);
+    if (this.s.frozen) {
+      if (kind === "failback") return;
+      this.s.switches.push(this.now);
+      this.switchTo(
+        to,
+        kind,
+        `${reason}; made although frozen (${this.s.frozen.reason}): ${this.s.active} is unhealthy`,
+      );
+      return;
+    }
     if (this.s.switches.length >= max_switches) {
       const until = this.now + within;
+      const avoid = kind === "failback" ? to : this.s.active;
       this.s.frozen = {
         at: this.now,
         until,
         reason: `${this.s.switches.length} automatic switches within ${formatDuration(within)} (max_switches ${max_switches})`,
+        avoid,
       };
+      const resumes = `automatic failback resumes at ${new Date(until).toISOString()} or on unfreeze; ${avoid} kept failing and is avoided as a target`;
+      if (kind === "failback") {
+        this.emit({
+          kind: "frozen",
+          member: this.s.active,
+          reason: `frozen on ${this.s.active}: ${this.s.frozen.reason}; wanted ${kind} to ${to} (${reason}); ${resumes}`,
+        });
+        return;
+      }
       this.emit({
         kind: "frozen",
-        member: this.s.active,
-        reason: `frozen on ${this.s.active}: ${this.s.frozen.reason}; wanted ${kind} to ${to} (${reason}); automatic switching resumes at ${new Date(until).toISOString()} or on unfreeze`,
+        member: to,
+        reason: `frozen: ${this.s.frozen.reason}; the failover to ${to} is still made (${this.s.active} is unhealthy: safety beats stability); ${resumes}`,
       });
+      this.s.switches.push(this.now);
+      this.switchTo(to, kind, `${reason}; made although frozen: ${this.s.active} is unhealthy`);
       return;
     }
     this.s.switches.push(this.now);
@@ -222,7 +277,7 @@ export function step(
   input: Input = { type: "tick" },
 ): StepResult {
   const st = new Step(spec, state, now);
-  expireTimers(st);
+  const retry = expireTimers(st);
   let error: string | undefined;
   switch (input.type) {
     case "health":
@@ -239,7 +294,17 @@ export function step(
       break;
   }
   checkVerify(st);
-  decide(st);
+  // One switch per step: an operator's switch is not followed by an automatic one in the same step.
+  if (!st.switched) decide(st);
+  if (retry && !st.switched && !(st.s.active in st.s.excluded)) {
+    st.switched = { from: st.s.active, to: st.s.active, kind: "switch_retry" };
+    st.emit({
+      kind: "switch_retry",
+      member: st.s.active,
+      to: st.s.active,
+      reason: `retrying the activation of ${st.s.active}: it failed earlier, no other member took over, and its exclusion of ${formatDuration(st.s.hold)} ended`,
+    });
+  }
   judgeRedundancy(st);
   return {
     state: st.s,
@@ -249,8 +314,10 @@ export function step(
   };
 }
 
-function expireTimers(st: Step): void {
+/** Expires pins, freezes, exclusions and probation; true when the active member's exclusion ended. */
+function expireTimers(st: Step): boolean {
   const { s, now } = st;
+  let retry = false;
   if (s.pin?.until !== undefined && now >= s.pin.until) {
     st.emit({ kind: "unpinned", member: s.pin.member, reason: `pin to ${s.pin.member} expired` });
     delete s.pin;
@@ -262,14 +329,20 @@ function expireTimers(st: Step): void {
       reason: `damping window of ${formatDuration(st.spec.damping.within)} passed; automatic switching resumes`,
     });
     delete s.frozen;
-    s.switches = [];
+    // Not reset: the failovers made while frozen still count in the sliding window.
+    s.switches = s.switches.filter((t) => t > now - st.spec.damping.within);
   }
-  for (const [m, until] of Object.entries(s.excluded)) if (now >= until) delete s.excluded[m];
+  for (const [m, until] of Object.entries(s.excluded)) {
+    if (now < until) continue;
+    delete s.excluded[m];
+    if (m === s.active) retry = true;
+  }
   if (s.probation && now >= s.probation.until) {
     // The failback held: the hold returns to its configured length.
     s.hold = st.spec.failback.hold;
     delete s.probation;
   }
+  return retry;
 }
 
 function applyHealth(st: Step, snap: HealthSnapshot): void {
@@ -281,6 +354,7 @@ function applyHealth(st: Step, snap: HealthSnapshot): void {
     s.health[m.name] = next;
     if (next.health !== "unknown" && !s.seen.includes(m.name)) s.seen.push(m.name);
     if (next.health === prev.health) continue;
+    if (s.forced === m.name) delete s.forced;
     if (next.health === "healthy") s.healthySince[m.name] = now;
     else delete s.healthySince[m.name];
     const relapse =
@@ -339,6 +413,7 @@ function decide(st: Step): void {
   const { s, spec, now } = st;
   const active = st.status(s.active);
   const activeFailed = s.active in s.excluded;
+  if (s.forced === s.active && !activeFailed) return; // the operator's forced choice stands until its health changes
   if (active.health === "unhealthy" || activeFailed) {
     const t = st.bestTarget(s.active);
     const why = activeFailed ? `${s.active} failed to activate` : `${s.active} ${healthText(active)}`;
@@ -359,7 +434,6 @@ function decide(st: Step): void {
       }
       return;
     }
-    if (s.frozen) return;
     const returning =
       st.preference().findIndex((m) => m.name === t.member.name) <
       st.preference().findIndex((m) => m.name === s.active);
@@ -435,17 +509,34 @@ function command(st: Step, c: Command & { by?: string }): string | undefined {
         target = st.bestTarget(s.active)?.member;
         if (!target) return `no healthy or degraded member to fail over to from ${s.active}`;
       }
+      if (c.until !== undefined && c.until <= now) return "the expiry is in the past";
+      // Operators are obeyed: the group stays on the target, as a pin holds it, until failback/unpin/expiry.
+      s.pin = { member: target.name, by: "failover", ...(c.until !== undefined ? { until: c.until } : {}) };
       st.switchTo(
         target.name,
         "manual_switch",
-        `operator failover${by} from ${s.active} to ${target.name} (${st.status(target.name).health})`,
+        `operator failover${by} from ${s.active} to ${target.name} (${st.status(target.name).health}); held there until ${
+          c.until !== undefined ? `${new Date(c.until).toISOString()}, ` : ""
+        }standby failback or unpin (automatic failback does not undo it)`,
       );
       return undefined;
     }
     case "failback": {
+      // An operator's failback releases what held the group (a pin, an earlier failover by hand).
+      const pin = s.pin;
+      delete s.pin;
       const cand = failbackCandidate(st);
-      if (!cand) return `no healthy member is preferred over the active ${s.active}`;
+      if (!cand) {
+        if (pin) s.pin = pin;
+        return `no healthy member is preferred over the active ${s.active}`;
+      }
       const since = s.healthySince[cand.name];
+      if (pin)
+        st.emit({
+          kind: "unpinned",
+          member: pin.member,
+          reason: `unpinned from ${pin.member}${by} (failback)`,
+        });
       st.switchTo(
         cand.name,
         "manual_switch",
@@ -457,14 +548,18 @@ function command(st: Step, c: Command & { by?: string }): string | undefined {
       const m = st.member(c.member);
       if (!m) return `group "${spec.name}" has no member "${c.member}"`;
       const h = st.status(m.name).health;
-      if ((h === "unhealthy" || h === "unknown") && !c.force)
-        return `${m.name} is ${h}; refusing to pin it (use force)`;
+      const bad = h === "unhealthy" || h === "unknown";
+      if (bad && !c.force) return `${m.name} is ${h}; refusing to pin it (use force)`;
       if (c.until !== undefined && c.until <= now) return "pin expiry is in the past";
-      s.pin = { member: m.name, ...(c.until !== undefined ? { until: c.until } : {}) };
+      s.pin = { member: m.name, by: "pin", ...(c.until !== undefined ? { until: c.until } : {}) };
+      if (bad) s.forced = m.name;
+      else if (s.forced !== undefined && s.forced !== m.name) delete s.forced;
       st.emit({
         kind: "pinned",
         member: m.name,
-        reason: `pinned to ${m.name}${by}${c.until !== undefined ? ` until ${new Date(c.until).toISOString()}` : ""}`,
+        reason: `pinned to ${m.name}${by}${c.until !== undefined ? ` until ${new Date(c.until).toISOString()}` : ""}${
+          bad ? ` although ${h} (forced): no automatic failover away from it until its health changes` : ""
+        }`,
       });
       if (s.active !== m.name) st.switchTo(m.name, "manual_switch", `operator pin${by} to ${m.name} (${h})`);
       return undefined;
@@ -473,6 +568,7 @@ function command(st: Step, c: Command & { by?: string }): string | undefined {
       if (!s.pin) return "not pinned";
       st.emit({ kind: "unpinned", member: s.pin.member, reason: `unpinned from ${s.pin.member}${by}` });
       delete s.pin;
+      delete s.forced;
       return undefined;
     case "freeze":
       if (s.frozen && s.frozen.until === undefined) return "already frozen";

@@ -15,6 +15,7 @@ export const EVENT_KINDS = [
   "redundancy_restored",
   "no_healthy_member",
   "action",
+  "switch_retry",
 ] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
 

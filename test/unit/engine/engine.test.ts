@@ -312,6 +312,16 @@ describe("flap detection", () => {
       /^r flapping: \d+\.\d% state change over the last 20 evaluations \(high 20%\)$/,
     );
   });
+  it("enters at exactly `high` (the boundary is inclusive, as Nagios's)", () => {
+    const n = 21;
+    // One change, the newest pair: weight 1.2 over history − 1 pairs, computed as the engine does.
+    const pct = ((0.8 + (0.4 * (n - 2)) / (n - 2)) * 100) / (n - 1);
+    const e = new RuleEngine([rule({ problem: "last > 0", flap: { history: n, low: 1, high: pct } })]);
+    const out = feed(e, seq([...Array(20).fill(0), 1]));
+    expect(out.map((t) => t.state)).toEqual(["ok", "flapping"]);
+    const f = new RuleEngine([rule({ problem: "last > 0", flap: { history: n, low: 1, high: pct + 1e-9 } })]);
+    expect(feed(f, seq([...Array(20).fill(0), 1])).map((t) => t.state)).toEqual(["ok", "firing"]);
+  });
   it("a rare change does not flap", () => {
     const e = new RuleEngine([rule({ problem: "last > 0", flap })]);
     const vals = [...Array(10).fill(0), 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 1];
@@ -391,6 +401,17 @@ describe("reload", () => {
     expect(
       feed(next, seq([1, 1], 1000, 23_000), { collector: "gw-a" }).map((t) => `${t.ts}:${t.state}`),
     ).toEqual(["24000:ok"]);
+  });
+  it("a reload that turns flap detection off ends flapping", () => {
+    const r = rule({ problem: "last > 0", flap: { history: 21, low: 5, high: 20 } });
+    const old = new RuleEngine([r]);
+    feed(old, seq([1, 0, 1, 0, 1, 0, 1, 0]));
+    expect([...old.instancesOf("r")][0]!.state).toBe("flapping");
+    const next = new RuleEngine([{ ...r, flap: false }]);
+    next.carryOver(old);
+    const inst = [...next.instancesOf("r")][0]!;
+    expect(inst.health).toBe("healthy"); // last verdict ok, no longer flapping
+    expect(next.ingest(sample(9000, 1)).map((t) => t.state)).toEqual(["firing"]);
   });
   it("keeps a pending timer running across the reload", () => {
     const r = rule({ problem: "last > 0", for: "10s" });
