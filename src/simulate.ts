@@ -4,6 +4,7 @@ import type { Command } from "./groups/controller.js";
 import type { StandbyEvent } from "./groups/events.js";
 import type { GroupSpec } from "./groups/types.js";
 import { type Output, Pipeline } from "./pipeline.js";
+import { parseDuration } from "./util/duration.js";
 
 /** One line of a trace: a sample, or (an extension) an operator command at a point in time. */
 export type TraceEntry =
@@ -16,6 +17,17 @@ export type TraceEntry =
     };
 
 const COMMANDS = ["failover", "failback", "pin", "unpin", "freeze", "unfreeze"] as const;
+const SAMPLE_KEYS = ["ts", "metric", "labels", "value", "state"];
+const COMMAND_KEYS = ["ts", "command", "group", "member", "for", "until", "reason", "force"];
+
+function checkKeys(v: Record<string, unknown>, allowed: readonly string[], what: string): void {
+  const unknown = Object.keys(v).filter((k) => !allowed.includes(k));
+  if (unknown.length > 0) {
+    throw new Error(
+      `unknown key${unknown.length > 1 ? "s" : ""} ${unknown.map((k) => `"${k}"`).join(", ")} in ${what}; expected ${allowed.join(", ")}`,
+    );
+  }
+}
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -38,10 +50,27 @@ export function parseTraceLine(line: string): TraceEntry {
     if (typeof c !== "string" || !(COMMANDS as readonly string[]).includes(c)) {
       throw new Error(`"command" must be one of ${COMMANDS.join(", ")}`);
     }
+    checkKeys(v, COMMAND_KEYS, "a command");
     if (typeof v.group !== "string") throw new Error('a command needs "group": the group name');
-    const member = typeof v.member === "string" ? v.member : undefined;
+    if (v.member !== undefined && typeof v.member !== "string")
+      throw new Error('"member" must be a member name');
+    const member = v.member as string | undefined;
     if (c === "pin" && member === undefined) throw new Error('"pin" needs "member"');
-    const until = typeof v.until === "number" ? v.until : undefined;
+    let until: number | undefined;
+    if (v.for !== undefined) {
+      const d = typeof v.for === "string" ? parseDuration(v.for) : undefined;
+      if (d === undefined || d <= 0)
+        throw new Error(`"for" must be a duration such as "10m" (found ${JSON.stringify(v.for)})`);
+      until = ts + d;
+    }
+    if (v.until !== undefined) {
+      if (typeof v.until !== "number" || !Number.isFinite(v.until))
+        throw new Error('"until" must be a time in epoch milliseconds');
+      if (until !== undefined) throw new Error('give "for" or "until", not both');
+      until = v.until;
+    }
+    if (until !== undefined && c !== "pin" && c !== "failover")
+      throw new Error(`"for"/"until" apply to pin and failover, not ${c}`);
     const cmd = {
       command: c,
       ...(member !== undefined ? { member } : {}),
@@ -54,6 +83,7 @@ export function parseTraceLine(line: string): TraceEntry {
   }
   if (typeof v.metric !== "string" || v.metric === "")
     throw new Error('expected "metric": a metric name such as "probe.success"');
+  checkKeys(v, SAMPLE_KEYS, "a sample");
   const labels = v.labels ?? {};
   if (!isRecord(labels) || !Object.values(labels).every((x) => typeof x === "string")) {
     throw new Error('"labels" must be an object of strings, e.g. {"collector": "gw-a"}');

@@ -50,7 +50,11 @@ program
   .requiredOption("-c, --config <file>", "the config file")
   .requiredOption("-t, --trace <file>", "the trace: JSON lines {ts, metric, labels, value|state}")
   .option("--json", "print events exactly as the event log writes them")
-  .option("--until <time>", "let timers run past the end of the trace: a duration (60s) or epoch ms")
+  .option(
+    "--until <time>",
+    "after the trace's last entry, let timers (for, hold, stale_after, expiries) run on: a duration past the last " +
+      "entry (30s) or an absolute time in epoch ms; without it the simulation ends at the last entry",
+  )
   .option("--quiet <kinds>", "leave these event kinds out, comma-separated (e.g. rule,health)")
   .action(async (opts: { config: string; trace: string; json?: boolean; until?: string; quiet?: string }) => {
     process.exitCode = await runSimulate(

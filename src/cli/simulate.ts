@@ -13,7 +13,7 @@ export interface SimulateOptions {
   readonly trace: string;
   /** Print events exactly as the event log writes them, one JSON object a line. */
   readonly json?: boolean;
-  /** Let timers run this long past the last entry of the trace (`30s`), or up to this epoch-ms time. */
+  /** Let timers run this long past the trace's last entry (`30s`), or up to this epoch-ms time. */
   readonly until?: string;
   /** Event kinds to leave out of the output (e.g. `rule,health`). */
   readonly quiet?: readonly string[];
@@ -87,13 +87,16 @@ export async function runSimulate(opts: SimulateOptions, io: Io): Promise<number
     io.err(`${opts.trace}: the trace holds no samples`);
     return 1;
   }
-  const end = untilAbs ?? (extra !== undefined ? sim.time + extra : undefined);
+  const last = sim.time;
+  const end = untilAbs ?? (extra !== undefined ? last + extra : undefined);
   sim.finish(end);
   if (!opts.json) {
     const p = sim.getPipeline()!;
     const summary = [...counts].map(([k, n]) => `${n} ${k}`).join(", ") || "no events";
+    const past =
+      sim.time > last ? `, then timers ran ${formatDuration(sim.time - last)} past it (--until)` : "";
     io.out(
-      `-- end at ${formatOffset(sim.time, t0)} (${formatDuration(sim.time - t0)} of trace): ${sim.samples} samples; ${summary}`,
+      `-- end at ${formatOffset(sim.time, t0)}: ${formatDuration(last - t0)} of trace${past}; ${sim.samples} samples; ${summary}`,
     );
     for (const g of p.groupSpecs()) {
       const s = p.groupState(g.name)!;

@@ -70,6 +70,20 @@ describe("standby simulate", () => {
       `${trace}:5: not in time order: ts 900 is before the previous 1000`,
     ]);
   });
+  it("--until runs timers past the last entry, and the summary tells the trace's length and the extra time apart", async () => {
+    const io = memoryIo();
+    expect(await runSimulate({ config: CONFIG, trace: TRACE, quiet: ["rule", "health"] }, io)).toBe(0);
+    const plain = io.stdout.find((l) => l.startsWith("-- end at"))!;
+    const m = /^-- end at \+([\d.]+)s: ([\dms.]+) of trace; /.exec(plain);
+    expect(m, plain).not.toBeNull();
+    const io2 = memoryIo();
+    expect(
+      await runSimulate({ config: CONFIG, trace: TRACE, quiet: ["rule", "health"], until: "30s" }, io2),
+    ).toBe(0);
+    const ended = io2.stdout.find((l) => l.startsWith("-- end at"))!;
+    expect(ended).toContain(`: ${m![2]} of trace, then timers ran 30s past it (--until); `);
+    expect(ended.startsWith(`-- end at +${(Number(m![1]) + 30).toFixed(3)}s:`)).toBe(true);
+  });
   it("says so when the trace cannot be read, is empty, or the config is bad", async () => {
     const io = memoryIo();
     expect(await runSimulate({ config: CONFIG, trace: "/nonexistent/trace.jsonl" }, io)).toBe(1);

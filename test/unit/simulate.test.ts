@@ -119,6 +119,18 @@ describe("simulate", () => {
     expect(switches(ev)).toEqual(["6000:manual_switch>isp-b"]);
     expect(ev.find((e) => e.kind === "pinned")?.reason).toBe("pinned to isp-b by trace");
   });
+  it("honours a pin's `for` from the trace: the pin expires and failback resumes", () => {
+    const lines = trace(100, () => false);
+    const pin = { ts: T0 + 6000, command: "pin", group: "uplink", member: "isp-b", for: "20s" };
+    lines.splice(120, 0, JSON.stringify(pin)); // in time order, at 6 s
+    const ev = simulate(lines);
+    // The pin ends at 26 s; isp-a, healthy since 0.2 s, completes its 30 s hold at 30.2 s.
+    expect(switches(ev)).toEqual(["6000:manual_switch>isp-b", "30200:failback>isp-a"]);
+    expect(ev.find((e) => e.kind === "unpinned")).toMatchObject({
+      ts: T0 + 26_000,
+      reason: "pin to isp-b expired",
+    });
+  });
   it("refuses a trace that goes back in time", () => {
     const sim = new Simulator(rules, [uplink], () => {});
     sim.feed(parseTraceLine(`{"ts": ${T0 + 10}, "metric": "x", "value": 1}`));
@@ -147,6 +159,16 @@ describe("trace lines", () => {
     ['{"ts": 1, "metric": "m", "value": 1, "labels": {"a": 1}}', /^"labels" must be an object of strings/],
     ['{"ts": 1, "command": "explode", "group": "g"}', /^"command" must be one of/],
     ['{"ts": 1, "command": "pin", "group": "g"}', /^"pin" needs "member"/],
+    [
+      '{"ts": 1, "metric": "m", "value": 1, "lables": {}}',
+      /^unknown key "lables" in a sample; expected ts, metric/,
+    ],
+    [
+      '{"ts": 1, "command": "pin", "group": "g", "member": "b", "fro": "1m"}',
+      /^unknown key "fro" in a command/,
+    ],
+    ['{"ts": 1, "command": "pin", "group": "g", "member": "b", "for": "soon"}', /^"for" must be a duration/],
+    ['{"ts": 1, "command": "unpin", "group": "g", "for": "1m"}', /^"for"\/"until" apply to pin and failover/],
   ])("reject %s", (line, msg) => {
     expect(() => parseTraceLine(line)).toThrow(msg);
   });
