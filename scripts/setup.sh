@@ -11,11 +11,30 @@ need_node() {
   [ "$major" -lt 20 ]
 }
 
+# Node.js 20 as a binary package from the npm registry (node-linux-<arch>, the official build), for
+# distributions whose archive is older (Debian 12 ships Node 18). npm installs it under /usr/local, which comes
+# before /usr/bin in PATH.
+node_from_npm() {
+  local arch
+  case "$(uname -m)" in
+    x86_64) arch=x64 ;;
+    aarch64) arch=arm64 ;;
+    armv7l) arch=armv7l ;;
+    ppc64le) arch=ppc64le ;;
+    s390x) arch=s390x ;;
+    *) return 1 ;;
+  esac
+  echo "setup: $(node --version 2>/dev/null || echo no Node.js) is too old; installing Node.js 20 (node-linux-$arch) with npm" >&2
+  npm install -g --no-audit --no-fund --loglevel=error "node-linux-$arch@20" >/dev/null
+  hash -r
+}
+
 if need_node; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing Node.js from Debian's packages" >&2
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+    if need_node && command -v npm >/dev/null 2>&1; then node_from_npm || true; fi
   fi
   if need_node; then
     echo "setup: standby needs Node.js 20 or newer (found: $(node --version 2>/dev/null || echo none))." >&2
