@@ -184,7 +184,9 @@ class Step {
   }
 
   switchTo(to: string, kind: "failover" | "failback" | "manual_switch", reason: string, extra = {}): void {
-    if (this.switched) throw new Error(`internal error: a second switch in one step (${kind} to ${to})`);
+    // One switch per step: callers check `switched` first; should one not, the first switch stands and the next
+    // step decides again (never an exception from inside the decision path of a failover daemon).
+    if (this.switched) return;
     const from = this.s.active;
     const culprit = this.status(from).culprits[0];
     this.emit({
