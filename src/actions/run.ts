@@ -39,8 +39,10 @@ import {
 } from "./argv.js";
 import { httpRequest, redactUrl } from "./http.js";
 import {
+  ABANDON_GRACE_MS,
   describeFailure,
   formatDuration,
+  KILL_GRACE_MS,
   roundMs,
   type SpawnResult,
   spawnWithTimeout,
@@ -86,6 +88,13 @@ export interface ActionResult {
   /** What failed and why, in one line: `ip: exit 2: Nexthop has invalid gateway (...)`. */
   readonly error?: string;
   readonly dryRun?: true;
+  /**
+   * The command did not exit even after SIGKILL (uninterruptible sleep) and was given up on, or the action did
+   * not finish by its deadline (timeout + kill grace): the result is a failure and `pid` names what was left.
+   */
+  readonly abandoned?: true;
+  /** The pid of an abandoned command. */
+  readonly pid?: number;
 }
 
 /** The kind of an action: its single key. */
@@ -160,6 +169,7 @@ function fromSpawn(
     output: r.output,
     durationMs: r.durationMs,
     ...(failure !== undefined ? { error: `${name}: ${detail(failure)}` } : {}),
+    ...(r.abandoned ? { abandoned: true as const, ...(r.pid !== undefined ? { pid: r.pid } : {}) } : {}),
   };
 }
 
@@ -516,13 +526,47 @@ export async function runWith(
   const runner = RUNNERS[kind] as Runner<ActionKind> | undefined;
   if (!runner) return refuse(String(kind), `unknown action kind ${JSON.stringify(kind)}`, ctx);
   if (ctx.signal?.aborted && !ctx.dryRun) return refuse(kind, `${kind}: cancelled before it started`, ctx);
+  const spec = (action as Record<string, unknown>)[kind] as Parameters<Runner<ActionKind>>[0];
+  const run = (async () => {
+    try {
+      return await runner(spec, ctx, extras);
+    } catch (err) {
+      return refuse(kind, `${kind}: internal error: ${(err as Error)?.message ?? String(err)}`, ctx);
+    }
+  })();
+  if (ctx.dryRun) return run;
+  // The runners end by themselves (a command that never exits is abandoned by spawnWithTimeout, a request is
+  // aborted); this deadline is the guarantee for whatever they wait on that they cannot cancel (a secret file on a
+  // hung mount, a DNS lookup, a sysfs write): the group's queue always moves on.
+  const timeout = (spec as { timeout?: number }).timeout ?? 5000;
+  const limit = timeout + KILL_GRACE_MS + ABANDON_GRACE_MS + DEADLINE_SLACK_MS;
+  const started = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<ActionResult>((resolve) => {
+    timer = setTimeout(
+      () =>
+        resolve({
+          ...refuse(
+            kind,
+            `${kind}: did not finish within ${formatDuration(limit)} (timeout ${formatDuration(timeout)} + kill grace): abandoned`,
+            ctx,
+          ),
+          durationMs: elapsedSince(started),
+          abandoned: true,
+        }),
+      limit,
+    );
+    timer.unref();
+  });
   try {
-    const spec = (action as Record<string, unknown>)[kind] as Parameters<Runner<ActionKind>>[0];
-    return await runner(spec, ctx, extras);
-  } catch (err) {
-    return refuse(kind, `${kind}: internal error: ${(err as Error)?.message ?? String(err)}`, ctx);
+    return await Promise.race([run, deadline]);
+  } finally {
+    clearTimeout(timer);
   }
 }
+
+/** After timeout + kill grace + abandon grace, how much longer runWith waits for a runner before giving up on it. */
+const DEADLINE_SLACK_MS = 250;
 
 /** Runs the actions in order and stops at the first failure; returns the results of those that ran. */
 export async function runActions(list: readonly ActionSpec[], ctx: ActionContext): Promise<ActionResult[]> {
