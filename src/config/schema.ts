@@ -476,6 +476,10 @@ const osCollector = z
     ...polling("5s"),
     type: z.literal("os"),
     root: nonEmpty.optional().meta({ description: "A fake /sys root (tests); relative to the config file" }),
+    network_filesystems: z.boolean().optional().meta({
+      description:
+        "Also report nfs, cifs, smb3, 9p, ceph, sshfs, fuse.* ... mounts (default false: a statfs on a dead server hangs; each statfs is bounded to 1s anyway)",
+    }),
   })
   .transform(withTimeout);
 
