@@ -317,20 +317,73 @@ export interface RunExtras {
   readonly body?: string;
 }
 
+/** Replaces every secret value in `text` by `***` (values shorter than 4 characters are left: too common). */
+function redactor(secretValues: readonly string[]): (text: string) => string {
+  const values = secretValues.filter((v) => v.length >= 4).sort((a, b) => b.length - a.length);
+  return (text) => values.reduce((acc, v) => acc.split(v).join("***"), text);
+}
+
+/**
+ * Resolves the secret values of a map (exec env, http headers). Returns the plain map and the secret values, or
+ * an error that names the key and the secret's source, never a value.
+ */
+async function resolveAll(
+  map: Readonly<Record<string, string | Secret>>,
+  ctx: ActionContext,
+  what: string,
+): Promise<{ values: Record<string, string>; secrets: string[] } | { error: string }> {
+  const values: Record<string, string> = {};
+  const secrets: string[] = [];
+  for (const [k, v] of Object.entries(map)) {
+    if (typeof v === "string") {
+      values[k] = v;
+      continue;
+    }
+    if (!ctx.resolveSecret) {
+      return { error: `${what} ${k} is a secret (${describeSecret(v)}) and no secret resolver was given` };
+    }
+    try {
+      const value = await ctx.resolveSecret(v);
+      values[k] = value;
+      secrets.push(value);
+    } catch (err) {
+      return {
+        error: `${what} ${k}: cannot read secret (${describeSecret(v)}): ${(err as Error)?.message ?? err}`,
+      };
+    }
+  }
+  return { values, secrets };
+}
+
 async function runExec(spec: ExecSpec, ctx: ActionContext, extras: RunExtras = {}): Promise<ActionResult> {
   const argv = inNetns(execArgv(spec), ctx.netns);
   if (ctx.dryRun) return dry("exec", argv, `would run: ${formatArgv(argv)}`);
-  const env = execEnv(ctx, { ...extras.env, ...spec.env });
+  const name = `exec: ${spec.shell ? "sh -c" : (spec.argv[0] ?? "")}`;
+  const started = performance.now();
+  const specEnv = await resolveAll(spec.env, ctx, "env");
+  if ("error" in specEnv) {
+    return { ...refuse("exec", `${name}: ${specEnv.error}`, ctx, argv), durationMs: elapsedSince(started) };
+  }
+  const env = execEnv(ctx, { ...extras.env, ...specEnv.values });
+  const remaining = Math.max(1, spec.timeout - (performance.now() - started));
   const r = await spawnWithTimeout(argv, {
-    timeout: spec.timeout,
+    timeout: remaining,
     env,
     ...signalOf(ctx),
     ...(extras.stdin !== undefined ? { stdin: extras.stdin } : {}),
   });
-  const name = `exec: ${spec.shell ? "sh -c" : (spec.argv[0] ?? "")}`;
   const res = fromSpawn("exec", name, r, spec.timeout);
   const nf = res.ok ? undefined : netnsExecFailure(r, ctx.netns);
-  return nf ? { ...res, error: `${name}: ${nf}` } : res;
+  const out = nf ? { ...res, error: `${name}: ${nf}` } : res;
+  if (specEnv.secrets.length === 0) return out;
+  // The command may print what it was given: a secret never leaves in a result (events, logs, status).
+  const redact = redactor(specEnv.secrets);
+  return {
+    ...out,
+    ...(out.argv ? { argv: out.argv.map(redact) } : {}),
+    output: redact(out.output),
+    ...(out.error !== undefined ? { error: redact(out.error) } : {}),
+  };
 }
 
 function hasHeader(headers: Record<string, string>, name: string): boolean {

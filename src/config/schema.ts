@@ -206,7 +206,7 @@ export const secretSchema = z
     description: "A secret: {env: NAME} (environment), {file: PATH} (systemd credentials), or inline",
   });
 
-/** A header value: a plain string stays a string; `{env}` / `{file}` are secrets. */
+/** A header or exec env value: a plain string stays a string; `{env}` / `{file}` are secrets. */
 const headerValue = z.union([z.string(), envSecret, fileSecret], {
   error: unionError((v) => `found ${describeValue(v)}; expected a string, {env: NAME} or {file: PATH}`),
 });
@@ -286,7 +286,12 @@ const execAction = z.strictObject({
   argv: z
     .array(z.string())
     .min(1, { error: "needs at least the program to run: argv: [/path/to/program, arg...]" }),
-  env: z.record(z.string(), z.string()).default({}),
+  env: z
+    .record(z.string(), headerValue)
+    .default({})
+    .meta({
+      description: "More environment; a value may be a secret ({env: NAME} or {file: PATH}), never shown",
+    }),
   shell: z.boolean().default(false),
   timeout: actionTimeout,
 });
