@@ -17,6 +17,7 @@ describe(".ci/run", () => {
       copyFileSync(join(import.meta.dirname, "../../.ci/run"), join(dir, ".ci/run"));
       chmodSync(join(dir, ".ci/run"), 0o755);
       // A stand-in for the test suite: reports what it was given.
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a template.
       writeFileSync(join(dir, "scripts/test.sh"), 'echo "CI=${CI:-unset}"; exit 3\n');
       const env = { ...process.env };
       delete env.CI;
