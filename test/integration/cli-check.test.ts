@@ -11,7 +11,8 @@ const MAIN = join(import.meta.dirname, "../../dist/src/cli/main.js");
 
 describe("standby check (compiled CLI)", () => {
   it("ends its summary and its errors with a newline", () => {
-    if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` (scripts/test.sh does)`);
+    if (!existsSync(MAIN))
+      throw new Error(`${MAIN} is missing: run \`npm run build\` (scripts/test.sh does)`);
     const ok = spawnSync("node", [MAIN, "check", "-c", "etc/standby.yaml"], { encoding: "utf8" });
     expect(ok.status).toBe(0);
     expect(ok.stdout).toMatch(/^config OK: .*\n$/);
