@@ -286,12 +286,9 @@ const execAction = z.strictObject({
   argv: z
     .array(z.string())
     .min(1, { error: "needs at least the program to run: argv: [/path/to/program, arg...]" }),
-  env: z
-    .record(z.string(), headerValue)
-    .default({})
-    .meta({
-      description: "More environment; a value may be a secret ({env: NAME} or {file: PATH}), never shown",
-    }),
+  env: z.record(z.string(), headerValue).default({}).meta({
+    description: "More environment; a value may be a secret ({env: NAME} or {file: PATH}), never shown",
+  }),
   shell: z.boolean().default(false),
   timeout: actionTimeout,
 });
