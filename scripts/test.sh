@@ -16,6 +16,11 @@ node -e '
   const r = JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8"));
   const skipped = r.numPendingTests + r.numTodoTests;
   if (r.numTotalTests === 0) { console.log("no tests ran"); process.exit(1); }
+  // A skipped test is never silent: name each one (under CI=true nothing should skip).
+  for (const f of r.testResults)
+    for (const t of f.assertionResults)
+      if (t.status === "pending" || t.status === "skipped" || t.status === "todo")
+        console.log(`skipped: ${f.name.replace(process.cwd() + "/", "")} > ${t.fullName}`);
   console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} skipped`);
 ' "$report" || status=1
 exit "$status"

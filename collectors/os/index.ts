@@ -19,13 +19,14 @@ import {
   type LinkEvent,
   linkUp,
   linkUpFromEvent,
+  type Mount,
   memUsedPercent,
-  PSEUDO_FSTYPES,
   parseCarrier,
   parseCounter,
   parseIpMonitorLine,
   parseLoadavg,
   parseMeminfo,
+  parseMounts,
   parseOperstate,
   parseProcStat,
   parseSpeed,
@@ -64,9 +65,33 @@ export interface OsCollectorOptions {
   readonly graceMs?: number;
   /** Restart delays of a dead `ip monitor`: from `min`, doubling to `max`, ms. Default 1000 to 30000. */
   readonly backoff?: { readonly min: number; readonly max: number };
-  /** Where filesystem usage comes from on the real root. Default `systeminformation.fsSize`. */
+  /**
+   * Where filesystem usage comes from, as `systeminformation.fsSize()` records (tests). Default: the mount table
+   * and statfs(2), each statfs bounded (see `statfs`).
+   */
   readonly fsSize?: () => Promise<unknown>;
+  /** The mount table to read (default `/proc/self/mounts`); giving it (or `statfs`) reads mounts even with `root`. */
+  readonly mounts?: string;
+  /** statfs(2) (default `fs.promises.statfs`); tests stand in a hung mount with a promise that never settles. */
+  readonly statfs?: (path: string) => Promise<StatfsLike>;
+  /** How long one mount's statfs may take before the mount is left out of the run, ms. Default STATFS_TIMEOUT_MS. */
+  readonly statfsTimeoutMs?: number;
 }
+
+/** The fields of statfs(2) the collector uses. */
+export interface StatfsLike {
+  readonly bsize: number;
+  readonly blocks: number;
+  readonly bfree: number;
+  readonly bavail: number;
+}
+
+/**
+ * How long one mount's statfs may take. A mount that does not answer by then (a hung NFS server, a stuck FUSE
+ * daemon, a dying disk) has no `fs.*` sample this run and is counted; the other mounts are reported as usual,
+ * and it is not asked again until its pending statfs returns (each hung call holds one libuv thread).
+ */
+export const STATFS_TIMEOUT_MS = 1000;
 
 /**
  * The collectors of one `os` config block: a poll collector (every `interval`) and a link watcher that
@@ -240,6 +265,11 @@ export class OsPollCollector implements PollCollector {
   private prevCpu: CpuTimes | undefined;
   private fsInFlight = false;
   private readonly fsSize: (() => Promise<unknown>) | undefined;
+  private readonly mounts: string | undefined;
+  private readonly statfs: (path: string) => Promise<StatfsLike>;
+  private readonly statfsTimeoutMs: number;
+  /** Mounts whose statfs outlived its timeout and has not returned yet. */
+  private readonly statfsPending = new Set<string>();
 
   constructor(
     readonly spec: OsCollectorSpec,
@@ -251,6 +281,9 @@ export class OsPollCollector implements PollCollector {
     this.interval = spec.interval;
     this.timeout = spec.timeout;
     this.fsSize = options.fsSize;
+    this.mounts = options.mounts ?? (options.statfs ? "/proc/self/mounts" : undefined);
+    this.statfs = options.statfs ?? statfs;
+    this.statfsTimeoutMs = options.statfsTimeoutMs ?? STATFS_TIMEOUT_MS;
   }
 
   /** Read or parse failures so far, by file (the first of each was logged). */
@@ -342,7 +375,9 @@ export class OsPollCollector implements PollCollector {
   private async filesystems(ts: number, signal: AbortSignal): Promise<Sample[]> {
     const raw = await this.rawFsSize(signal);
     if (raw === undefined) return [];
-    const { filesystems, malformed } = selectFilesystems(raw);
+    const { filesystems, malformed } = selectFilesystems(raw, {
+      network: this.spec.network_filesystems === true,
+    });
     if (malformed > 0) this.shared.fail("fsSize", `${malformed} malformed filesystem entries`);
     const out: Sample[] = [];
     const present = new Set<Labels>();
@@ -356,18 +391,81 @@ export class OsPollCollector implements PollCollector {
     return out;
   }
 
-  /** fsSize() on the real root (one call at a time: a hung `df` is not stacked); ROOT/fs-size.json with a root. */
+  /**
+   * Filesystem sizes as fsSize() records: from the mount table and a bounded statfs per mount on the real root,
+   * ROOT/fs-size.json with a root, or the `fsSize` option (one call at a time: a hung call is not stacked).
+   */
   private async rawFsSize(signal: AbortSignal): Promise<unknown> {
-    if (this.spec.root !== undefined && !this.fsSize) {
+    if (this.fsSize) return this.guardedFsSize(this.fsSize, signal);
+    if (this.spec.root !== undefined && this.mounts === undefined) {
       const file = join(this.spec.root, FS_FIXTURE);
       return this.shared.read(file, parseJson, { signal, quiet: new Set(["ENOENT"]) });
     }
+    let table: string;
+    try {
+      table = await readFile(this.mounts ?? "/proc/self/mounts", { encoding: "utf8", signal });
+    } catch {
+      if (signal.aborted) return undefined;
+      // No mount table (not Linux?): systeminformation, which runs `df`.
+      return this.guardedFsSize(async () => (await import("systeminformation")).fsSize(), signal);
+    }
+    const mounts = parseMounts(table, { network: this.spec.network_filesystems === true });
+    const entries = await Promise.all(mounts.map((m) => this.statfsMount(m)));
+    return entries.filter((e): e is FsSizeEntry => e !== undefined);
+  }
+
+  /**
+   * One mount's size, or undefined: the mount vanished or refuses statfs (left out, as df does), or statfs did not
+   * return within the timeout (left out and counted; not asked again until that call returns).
+   */
+  private async statfsMount(m: Mount): Promise<FsSizeEntry | undefined> {
+    const key = `statfs ${m.mount}`;
+    if (this.statfsPending.has(m.mount)) {
+      this.shared.fail(key, `statfs of ${m.mount} still pending (hung mount?)`);
+      return undefined;
+    }
+    const call = this.statfs(m.mount);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<"late">((resolve) => {
+      timer = setTimeout(() => resolve("late"), this.statfsTimeoutMs);
+    });
+    try {
+      const st = await Promise.race([call, late]);
+      if (st === "late") {
+        this.statfsPending.add(m.mount);
+        call.then(
+          () => this.statfsPending.delete(m.mount),
+          () => this.statfsPending.delete(m.mount),
+        );
+        this.shared.fail(
+          key,
+          `statfs of ${m.mount} (${m.type}) did not answer within ${this.statfsTimeoutMs}ms (hung mount?); the mount is left out until it answers`,
+        );
+        return undefined;
+      }
+      return {
+        fs: m.device,
+        type: m.type,
+        size: st.blocks * st.bsize,
+        used: (st.blocks - st.bfree) * st.bsize,
+        available: st.bavail * st.bsize,
+        mount: m.mount,
+      };
+    } catch {
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** A whole-table fsSize() call, one at a time. */
+  private async guardedFsSize(fsSize: () => Promise<unknown>, signal: AbortSignal): Promise<unknown> {
     if (this.fsInFlight) {
       this.shared.fail("fsSize", "filesystem sizes still pending from the previous run");
       return undefined;
     }
     this.fsInFlight = true;
-    const call = (this.fsSize ?? defaultFsSize)().finally(() => {
+    const call = fsSize().finally(() => {
       this.fsInFlight = false;
     });
     try {
@@ -377,49 +475,6 @@ export class OsPollCollector implements PollCollector {
       return undefined;
     }
   }
-}
-
-/**
- * Filesystem sizes as fsSize() records, from /proc/self/mounts and statfs(2): no process is spawned (the
- * daemon runs this every few seconds). Falls back to systeminformation's fsSize() (which runs `df`) when
- * /proc/self/mounts cannot be read.
- */
-async function defaultFsSize(): Promise<unknown> {
-  let mounts: string;
-  try {
-    mounts = await readFile("/proc/self/mounts", "utf8");
-  } catch {
-    const si = await import("systeminformation");
-    return si.fsSize();
-  }
-  const out: FsSizeEntry[] = [];
-  const devices = new Set<string>();
-  for (const line of mounts.split("\n")) {
-    const [device, rawMount, type] = line.split(" ");
-    if (!device || !rawMount || !type || PSEUDO_FSTYPES.has(type)) continue;
-    // A bind mount shows the same filesystem again: the first mount of a device stands for it.
-    if (devices.has(device)) continue;
-    devices.add(device);
-    // /proc/mounts escapes space, tab, newline and backslash as octal (\040).
-    const mount = rawMount.replace(/\\([0-7]{3})/g, (_, o: string) =>
-      String.fromCharCode(Number.parseInt(o, 8)),
-    );
-    try {
-      const st = await statfs(mount);
-      const size = st.blocks * st.bsize;
-      out.push({
-        fs: device,
-        type,
-        size,
-        used: (st.blocks - st.bfree) * st.bsize,
-        available: st.bavail * st.bsize,
-        mount,
-      });
-    } catch {
-      // A mount that vanished or refuses statfs: left out, like df does.
-    }
-  }
-  return out;
 }
 
 function parseJson(text: string): unknown {

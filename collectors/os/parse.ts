@@ -235,10 +235,75 @@ export const PSEUDO_FSTYPES: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * The real filesystems of an fsSize() result: pseudo types and entries without a size are left out, and
- * a mount listed twice is kept once. `malformed` counts entries that are not fsSize() records.
+ * Network and user-space filesystems, skipped unless the collector has `network_filesystems: true`: a statfs on
+ * a hard-mounted NFS export whose server is gone (or a FUSE daemon that hangs) blocks in the kernel for as long
+ * as that lasts. `fuse.*` (sshfs, s3fs, rclone, ...) counts as one; `fuseblk` (ntfs-3g on a local disk) does not.
  */
-export function selectFilesystems(entries: unknown): { filesystems: Filesystem[]; malformed: number } {
+export const NETWORK_FSTYPES: ReadonlySet<string> = new Set([
+  "nfs",
+  "nfs4",
+  "cifs",
+  "smb3",
+  "smbfs",
+  "ncpfs",
+  "9p",
+  "afs",
+  "coda",
+  "ceph",
+  "glusterfs",
+  "lustre",
+  "gpfs",
+  "beegfs",
+  "orangefs",
+  "davfs",
+  "sshfs",
+  "fuse",
+]);
+
+/** Whether a filesystem type is a network (or FUSE) one: NETWORK_FSTYPES or `fuse.*`. */
+export function isNetworkFs(type: string): boolean {
+  const t = type.toLowerCase();
+  return NETWORK_FSTYPES.has(t) || t.startsWith("fuse.");
+}
+
+/** One line of /proc/self/mounts: the device, the mount point (unescaped) and the type. */
+export interface Mount {
+  readonly device: string;
+  readonly mount: string;
+  readonly type: string;
+}
+
+/**
+ * The mounts worth a statfs, from /proc/self/mounts: pseudo types left out, network ones too unless `network`,
+ * and a device mounted twice (a bind mount) kept at its first mount point. Mount points are unescaped (the kernel
+ * writes space, tab, newline and backslash as `\040`-style octal).
+ */
+export function parseMounts(text: string, opts: { network?: boolean } = {}): Mount[] {
+  const out: Mount[] = [];
+  const devices = new Set<string>();
+  for (const line of text.split("\n")) {
+    const [device, rawMount, type] = line.split(" ");
+    if (!device || !rawMount || !type || PSEUDO_FSTYPES.has(type.toLowerCase())) continue;
+    if (!opts.network && isNetworkFs(type)) continue;
+    if (devices.has(device)) continue;
+    devices.add(device);
+    const mount = rawMount.replace(/\\([0-7]{3})/g, (_, o: string) =>
+      String.fromCharCode(Number.parseInt(o, 8)),
+    );
+    out.push({ device, mount, type });
+  }
+  return out;
+}
+
+/**
+ * The real filesystems of an fsSize() result: pseudo types (and network ones unless `network`) and entries without
+ * a size are left out, and a mount listed twice is kept once. `malformed` counts entries that are not fsSize()
+ * records.
+ */
+export function selectFilesystems(
+  entries: unknown,
+  opts: { network?: boolean } = {},
+): { filesystems: Filesystem[]; malformed: number } {
   const filesystems: Filesystem[] = [];
   let malformed = 0;
   if (!Array.isArray(entries)) return { filesystems, malformed: 1 };
@@ -249,6 +314,7 @@ export function selectFilesystems(entries: unknown): { filesystems: Filesystem[]
       continue;
     }
     if (PSEUDO_FSTYPES.has(e.type.toLowerCase()) || e.size <= 0) continue;
+    if (!opts.network && isNetworkFs(e.type)) continue;
     if (seen.has(e.mount)) continue;
     seen.add(e.mount);
     const denom = e.used + e.available;

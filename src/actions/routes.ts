@@ -27,7 +27,18 @@ export interface Route {
   readonly type?: string;
   /** A multipath route's next hops. */
   readonly nexthops?: readonly { readonly gateway?: string; readonly dev?: string }[];
+  /** The family the route was read as (`ip -j route` does not print it): set by readRoutes. */
+  readonly family?: Family;
 }
+
+export type Family = "inet" | "inet6";
+
+/**
+ * The metric the kernel gives a route added without one: 0 for IPv4, 1024 for IPv6. `ip route replace` keys on
+ * the destination *and* the metric, so a route action without `metric` installs (or replaces) the route with
+ * this metric and leaves routes to the same destination with other metrics (a DHCP client's, say) alone.
+ */
+export const DEFAULT_METRIC: Readonly<Record<Family, number>> = { inet: 0, inet6: 1024 };
 
 /** `ip` could not be run or failed while standby was reading state. */
 export class ReadError extends Error {
@@ -47,13 +58,13 @@ export interface ReadOptions {
   /** Read inside this network namespace (`ip -n NS`); unset, the daemon's own. */
   readonly netns?: string;
   /** `inet6` for IPv6 routes (default `inet`). */
-  readonly family?: "inet" | "inet6";
+  readonly family?: Family;
   /** Milliseconds (default 2 s). */
   readonly timeout?: number;
   readonly signal?: AbortSignal;
 }
 
-function ipBase(opts: { netns?: string; family?: "inet" | "inet6" }): string[] {
+function ipBase(opts: { netns?: string; family?: Family }): string[] {
   return ["ip", ...(opts.netns ? ["-n", opts.netns] : []), ...(opts.family === "inet6" ? ["-6"] : []), "-j"];
 }
 
@@ -66,6 +77,9 @@ export function readRoutesArgv(opts: ReadOptions = {}): string[] {
     ...(opts.table !== undefined ? ["table", String(opts.table)] : []),
   ];
 }
+
+/** Runs an `ip` read and returns its output, or throws a ReadError (tests replace it). */
+export type RunIp = (argv: string[], opts: ReadOptions) => Promise<string>;
 
 async function runIp(argv: string[], opts: ReadOptions): Promise<string> {
   const r = await spawnWithTimeout(argv, {
@@ -98,8 +112,11 @@ function str(v: unknown): string | undefined {
   return typeof v === "string" ? v : typeof v === "number" ? String(v) : undefined;
 }
 
-/** Parses `ip -j route show`; entries without a destination are skipped. Throws on text that is not JSON. */
-export function parseRoutes(json: string): Route[] {
+/**
+ * Parses `ip -j route show`; entries without a destination are skipped. Throws on text that is not JSON. `family`
+ * (what was asked for) is recorded on every route, so that an IPv6 action never matches an IPv4 route.
+ */
+export function parseRoutes(json: string, family?: Family): Route[] {
   const out: Route[] = [];
   for (const item of parseJsonArray(json, "ip -j route")) {
     if (item === null || typeof item !== "object") continue;
@@ -127,17 +144,18 @@ export function parseRoutes(json: string): Route[] {
     const route: Record<string, unknown> = { dst };
     for (const [k, v] of Object.entries(fields)) if (v !== undefined) route[k] = v;
     if (nexthops) route.nexthops = nexthops;
+    if (family) route.family = family;
     out.push(route as unknown as Route);
   }
   return out;
 }
 
 /** The routes of a table (default: main) in the daemon's network namespace, or in `opts.netns`. */
-export async function readRoutes(opts: ReadOptions = {}): Promise<Route[]> {
+export async function readRoutes(opts: ReadOptions & { run?: RunIp } = {}): Promise<Route[]> {
   const argv = readRoutesArgv(opts);
-  const text = await runIp(argv, opts);
+  const text = await (opts.run ?? runIp)(argv, opts);
   try {
-    return parseRoutes(text);
+    return parseRoutes(text, opts.family ?? "inet");
   } catch (err) {
     throw new ReadError((err as Error).message, argv, text);
   }
@@ -170,8 +188,23 @@ function normalizeTable(t: string | number | undefined): string {
   return TABLE_NAMES[s] ?? s;
 }
 
+/** The family of a route action: IPv6 when its destination or gateway is (`ip -6`), IPv4 otherwise. */
+export function routeFamily(spec: Pick<RouteSpec, "to" | "via">): Family {
+  return isIPv6Route(spec) ? "inet6" : "inet";
+}
+
+/** The family of a route read from ip: as read, else from its destination or gateway; undefined if unknown. */
+function familyOf(r: Route): Family | undefined {
+  if (r.family) return r.family;
+  const addr = r.dst === "default" ? (r.gateway ?? r.nexthops?.[0]?.gateway) : stripPrefix(r.dst);
+  return addr === undefined ? undefined : isIPv6(addr) ? "inet6" : "inet";
+}
+
 function sameRoute(spec: RouteSpec, r: Route): boolean {
   if (r.type !== undefined && r.type !== "unicast") return false;
+  const family = routeFamily(spec);
+  const theirs = familyOf(r);
+  if (theirs !== undefined && theirs !== family) return false;
   if (normalizeDst(r.dst) !== normalizeDst(spec.to)) return false;
   // `table` is only printed for `table all`; otherwise the caller read the table it meant.
   if (r.table !== undefined && normalizeTable(r.table) !== normalizeTable(spec.table)) return false;
@@ -185,13 +218,16 @@ function sameRoute(spec: RouteSpec, r: Route): boolean {
       (spec.dev === undefined || h.dev === spec.dev),
   );
   if (!hopOk) return false;
-  return spec.metric === undefined || (r.metric ?? 0) === spec.metric;
+  // ip prints no metric for IPv4 metric 0.
+  return (r.metric ?? 0) === (spec.metric ?? DEFAULT_METRIC[family]);
 }
 
 /**
- * Whether the route a `route` action installs is among `routes`: the same destination (`default` for
- * `default`/`0.0.0.0/0`), and the same gateway, device and metric where the action names them. Read `routes`
- * from the action's table (`readRoutes({table})`) or from `table all`.
+ * Whether the route a `route` action installs is among `routes`: the same family and destination (`default` for
+ * `default`/`0.0.0.0/0`/`::/0`), the same gateway and device where the action names them, and the same metric —
+ * the action's, or the kernel's default for a route added without one (IPv4 0, IPv6 1024), because that is the
+ * route `ip route replace` installs. Read `routes` from the action's table and family (`routeReader`,
+ * `readRoutes({table, family: routeFamily(spec)})`) or from `table all`.
  */
 export function routeMatches(spec: RouteSpec, routes: readonly Route[]): boolean {
   return routes.some((r) => sameRoute(spec, r));
@@ -207,9 +243,11 @@ export function routeEffective(spec: RouteSpec, routes: readonly Route[]): boole
   const best = Math.min(...mine.map((r) => r.metric ?? 0));
   const dst = normalizeDst(spec.to);
   const table = normalizeTable(spec.table);
+  const family = routeFamily(spec);
   return !routes.some(
     (r) =>
       (r.type === undefined || r.type === "unicast") &&
+      (familyOf(r) ?? family) === family &&
       normalizeDst(r.dst) === dst &&
       (r.table === undefined || normalizeTable(r.table) === table) &&
       (r.metric ?? 0) < best,
@@ -224,9 +262,29 @@ export async function routeInstalled(
   const routes = await readRoutes({
     ...opts,
     ...(spec.table !== undefined ? { table: spec.table } : {}),
-    family: isIPv6Route(spec) ? "inet6" : "inet",
+    family: routeFamily(spec),
   });
   return routeMatches(spec, routes);
+}
+
+/**
+ * A reader for one reconciliation: the routes a route action is matched against (its table, its family), read
+ * once per table and family however many actions ask. `reader(spec)` then `routeMatches(spec, routes)`.
+ */
+export function routeReader(
+  opts: Omit<ReadOptions, "table" | "family"> & { run?: RunIp } = {},
+): (spec: RouteSpec) => Promise<Route[]> {
+  const cache = new Map<string, Promise<Route[]>>();
+  return (spec) => {
+    const family = routeFamily(spec);
+    const key = `${family} ${spec.table ?? ""}`;
+    let r = cache.get(key);
+    if (!r) {
+      r = readRoutes({ ...opts, ...(spec.table !== undefined ? { table: spec.table } : {}), family });
+      cache.set(key, r);
+    }
+    return r;
+  };
 }
 
 /** One interface address as `ip -j addr show` prints it. */

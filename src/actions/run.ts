@@ -39,8 +39,10 @@ import {
 } from "./argv.js";
 import { httpRequest, redactUrl } from "./http.js";
 import {
+  ABANDON_GRACE_MS,
   describeFailure,
   formatDuration,
+  KILL_GRACE_MS,
   roundMs,
   type SpawnResult,
   spawnWithTimeout,
@@ -86,6 +88,13 @@ export interface ActionResult {
   /** What failed and why, in one line: `ip: exit 2: Nexthop has invalid gateway (...)`. */
   readonly error?: string;
   readonly dryRun?: true;
+  /**
+   * The command did not exit even after SIGKILL (uninterruptible sleep) and was given up on, or the action did
+   * not finish by its deadline (timeout + kill grace): the result is a failure and `pid` names what was left.
+   */
+  readonly abandoned?: true;
+  /** The pid of an abandoned command. */
+  readonly pid?: number;
 }
 
 /** The kind of an action: its single key. */
@@ -160,6 +169,7 @@ function fromSpawn(
     output: r.output,
     durationMs: r.durationMs,
     ...(failure !== undefined ? { error: `${name}: ${detail(failure)}` } : {}),
+    ...(r.abandoned ? { abandoned: true as const, ...(r.pid !== undefined ? { pid: r.pid } : {}) } : {}),
   };
 }
 
@@ -307,20 +317,73 @@ export interface RunExtras {
   readonly body?: string;
 }
 
+/** Replaces every secret value in `text` by `***` (values shorter than 4 characters are left: too common). */
+function redactor(secretValues: readonly string[]): (text: string) => string {
+  const values = secretValues.filter((v) => v.length >= 4).sort((a, b) => b.length - a.length);
+  return (text) => values.reduce((acc, v) => acc.split(v).join("***"), text);
+}
+
+/**
+ * Resolves the secret values of a map (exec env, http headers). Returns the plain map and the secret values, or
+ * an error that names the key and the secret's source, never a value.
+ */
+async function resolveAll(
+  map: Readonly<Record<string, string | Secret>>,
+  ctx: ActionContext,
+  what: string,
+): Promise<{ values: Record<string, string>; secrets: string[] } | { error: string }> {
+  const values: Record<string, string> = {};
+  const secrets: string[] = [];
+  for (const [k, v] of Object.entries(map)) {
+    if (typeof v === "string") {
+      values[k] = v;
+      continue;
+    }
+    if (!ctx.resolveSecret) {
+      return { error: `${what} ${k} is a secret (${describeSecret(v)}) and no secret resolver was given` };
+    }
+    try {
+      const value = await ctx.resolveSecret(v);
+      values[k] = value;
+      secrets.push(value);
+    } catch (err) {
+      return {
+        error: `${what} ${k}: cannot read secret (${describeSecret(v)}): ${(err as Error)?.message ?? err}`,
+      };
+    }
+  }
+  return { values, secrets };
+}
+
 async function runExec(spec: ExecSpec, ctx: ActionContext, extras: RunExtras = {}): Promise<ActionResult> {
   const argv = inNetns(execArgv(spec), ctx.netns);
   if (ctx.dryRun) return dry("exec", argv, `would run: ${formatArgv(argv)}`);
-  const env = execEnv(ctx, { ...extras.env, ...spec.env });
+  const name = `exec: ${spec.shell ? "sh -c" : (spec.argv[0] ?? "")}`;
+  const started = performance.now();
+  const specEnv = await resolveAll(spec.env, ctx, "env");
+  if ("error" in specEnv) {
+    return { ...refuse("exec", `${name}: ${specEnv.error}`, ctx, argv), durationMs: elapsedSince(started) };
+  }
+  const env = execEnv(ctx, { ...extras.env, ...specEnv.values });
+  const remaining = Math.max(1, spec.timeout - (performance.now() - started));
   const r = await spawnWithTimeout(argv, {
-    timeout: spec.timeout,
+    timeout: remaining,
     env,
     ...signalOf(ctx),
     ...(extras.stdin !== undefined ? { stdin: extras.stdin } : {}),
   });
-  const name = `exec: ${spec.shell ? "sh -c" : (spec.argv[0] ?? "")}`;
   const res = fromSpawn("exec", name, r, spec.timeout);
   const nf = res.ok ? undefined : netnsExecFailure(r, ctx.netns);
-  return nf ? { ...res, error: `${name}: ${nf}` } : res;
+  const out = nf ? { ...res, error: `${name}: ${nf}` } : res;
+  if (specEnv.secrets.length === 0) return out;
+  // The command may print what it was given: a secret never leaves in a result (events, logs, status).
+  const redact = redactor(specEnv.secrets);
+  return {
+    ...out,
+    ...(out.argv ? { argv: out.argv.map(redact) } : {}),
+    output: redact(out.output),
+    ...(out.error !== undefined ? { error: redact(out.error) } : {}),
+  };
 }
 
 function hasHeader(headers: Record<string, string>, name: string): boolean {
@@ -516,13 +579,47 @@ export async function runWith(
   const runner = RUNNERS[kind] as Runner<ActionKind> | undefined;
   if (!runner) return refuse(String(kind), `unknown action kind ${JSON.stringify(kind)}`, ctx);
   if (ctx.signal?.aborted && !ctx.dryRun) return refuse(kind, `${kind}: cancelled before it started`, ctx);
+  const spec = (action as Record<string, unknown>)[kind] as Parameters<Runner<ActionKind>>[0];
+  const run = (async () => {
+    try {
+      return await runner(spec, ctx, extras);
+    } catch (err) {
+      return refuse(kind, `${kind}: internal error: ${(err as Error)?.message ?? String(err)}`, ctx);
+    }
+  })();
+  if (ctx.dryRun) return run;
+  // The runners end by themselves (a command that never exits is abandoned by spawnWithTimeout, a request is
+  // aborted); this deadline is the guarantee for whatever they wait on that they cannot cancel (a secret file on a
+  // hung mount, a DNS lookup, a sysfs write): the group's queue always moves on.
+  const timeout = (spec as { timeout?: number }).timeout ?? 5000;
+  const limit = timeout + KILL_GRACE_MS + ABANDON_GRACE_MS + DEADLINE_SLACK_MS;
+  const started = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<ActionResult>((resolve) => {
+    timer = setTimeout(
+      () =>
+        resolve({
+          ...refuse(
+            kind,
+            `${kind}: did not finish within ${formatDuration(limit)} (timeout ${formatDuration(timeout)} + kill grace): abandoned`,
+            ctx,
+          ),
+          durationMs: elapsedSince(started),
+          abandoned: true,
+        }),
+      limit,
+    );
+    timer.unref();
+  });
   try {
-    const spec = (action as Record<string, unknown>)[kind] as Parameters<Runner<ActionKind>>[0];
-    return await runner(spec, ctx, extras);
-  } catch (err) {
-    return refuse(kind, `${kind}: internal error: ${(err as Error)?.message ?? String(err)}`, ctx);
+    return await Promise.race([run, deadline]);
+  } finally {
+    clearTimeout(timer);
   }
 }
+
+/** After timeout + kill grace + abandon grace, how much longer runWith waits for a runner before giving up on it. */
+const DEADLINE_SLACK_MS = 250;
 
 /** Runs the actions in order and stops at the first failure; returns the results of those that ran. */
 export async function runActions(list: readonly ActionSpec[], ctx: ActionContext): Promise<ActionResult[]> {

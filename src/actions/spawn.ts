@@ -6,6 +6,11 @@
  * (a shell script's children too): SIGTERM to the group at the timeout, SIGKILL to the group 1 s later if the
  * command is still there. Commands known not to fork (`ip`) may skip the group (`group: false`), which saves
  * a little time on the failover path (setsid makes the spawn slower).
+ *
+ * The promise always settles, by `timeout + KILL_GRACE_MS + ABANDON_GRACE_MS` at the latest: a child in
+ * uninterruptible sleep (an `ip` stuck on the netlink lock, a script on a hung NFS mount) survives SIGKILL and
+ * never exits; ABANDON_GRACE_MS after the SIGKILL it is abandoned (its pipes destroyed, its handle unref'd so it
+ * holds up neither the caller nor the process's exit) and the result says so (`abandoned`, `pid`).
  */
 import { spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
@@ -15,6 +20,11 @@ import { performance } from "node:perf_hooks";
 export const OUTPUT_LIMIT = 4096;
 /** Time between SIGTERM and SIGKILL when a command outlives its timeout. */
 export const KILL_GRACE_MS = 1000;
+/**
+ * How long to wait for the exit after SIGKILL before the child is given up on (it is then in uninterruptible
+ * sleep, or its exit is lost): the result is returned with `abandoned: true`.
+ */
+export const ABANDON_GRACE_MS = 500;
 /** How long to keep reading after the command exited, in case a background child still holds its output. */
 const DRAIN_MS = 200;
 
@@ -51,6 +61,11 @@ export interface SpawnResult {
   /** The signal we ended it with after a timeout or abort: SIGTERM, or SIGKILL when SIGTERM was not enough. */
   readonly killedWith?: "SIGTERM" | "SIGKILL";
   readonly pid?: number;
+  /**
+   * The command did not exit ABANDON_GRACE_MS after SIGKILL (uninterruptible sleep): standby stopped waiting for
+   * it. It may still be there (`pid`); nothing of it holds up the daemon.
+   */
+  readonly abandoned?: true;
 }
 
 /** `250ms`, `5s`, `1.5s`: durations in messages, as users write them in the config. */
@@ -198,6 +213,7 @@ export function spawnWithTimeout(argv: readonly string[], opts: SpawnOptions): P
     let timer: NodeJS.Timeout | undefined;
     let killTimer: NodeJS.Timeout | undefined;
     let drainTimer: NodeJS.Timeout | undefined;
+    let abandonTimer: NodeJS.Timeout | undefined;
 
     const child = spawn(argv[0]!, argv.slice(1), {
       env: opts.env ?? process.env,
@@ -213,10 +229,12 @@ export function spawnWithTimeout(argv: readonly string[], opts: SpawnOptions): P
       settled = true;
       if (timer) clearTimeout(timer);
       if (drainTimer) clearTimeout(drainTimer);
+      if (abandonTimer) clearTimeout(abandonTimer);
       opts.signal?.removeEventListener("abort", onAbort);
       // A pending SIGKILL stays armed only while something of the group is left (a pid may be reused).
       if (killTimer && !(useGroup && child.pid !== undefined && groupAlive(child.pid)))
         clearTimeout(killTimer);
+      child.stdin?.destroy();
       child.stdout?.destroy();
       child.stderr?.destroy();
       resolve({
@@ -238,6 +256,17 @@ export function spawnWithTimeout(argv: readonly string[], opts: SpawnOptions): P
       if (pid === undefined || killedWith) return;
       killedWith = "SIGTERM";
       killGroup(pid, "SIGTERM", useGroup);
+      // Whatever happens to the child from here on, the caller gets its result by then.
+      abandonTimer = setTimeout(() => {
+        abandonTimer = undefined;
+        if (settled || exited) return;
+        if (killTimer) clearTimeout(killTimer);
+        killTimer = undefined;
+        killedWith = "SIGKILL";
+        // Never wait for it again (a late exit finds the promise settled), and let the process exit without it.
+        child.unref();
+        finish({ abandoned: true });
+      }, KILL_GRACE_MS + ABANDON_GRACE_MS);
       killTimer = setTimeout(() => {
         killTimer = undefined;
         // Whatever is left of the group, including children that outlived their parent.
@@ -337,6 +366,10 @@ export function lastLine(output: string, max = 200): string {
  */
 export function describeFailure(r: SpawnResult, timeout: number): string | undefined {
   if (r.spawnError) return SPAWN_ERRORS[r.spawnError] ?? `could not start (${r.spawnError})`;
+  if (r.abandoned) {
+    const what = r.timedOut ? `timed out after ${formatDuration(timeout)}` : "cancelled";
+    return `${what}, killed, but it did not exit (uninterruptible sleep?): abandoned pid ${r.pid ?? "?"}`;
+  }
   if (r.timedOut) {
     return r.killedWith === "SIGKILL"
       ? `timed out after ${formatDuration(timeout)}, killed (SIGKILL: it ignored SIGTERM)`

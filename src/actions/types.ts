@@ -23,7 +23,8 @@ export type ActionSpec =
   | {
       readonly exec: {
         readonly argv: readonly string[];
-        readonly env: Readonly<Record<string, string>>;
+        /** A value may be a secret: resolved when the command runs, never shown in results. */
+        readonly env: Readonly<Record<string, string | Secret>>;
         readonly shell: boolean;
         readonly timeout: number;
       };

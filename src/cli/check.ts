@@ -11,10 +11,14 @@ export interface CheckOptions {
   readonly files?: readonly string[];
 }
 
-/** Prints every error (one `FILE:LINE:COL: ...` line each, nothing else) to stderr and returns 1, or a summary and 0. */
+/**
+ * Prints every error (one `FILE:LINE:COL: ...` line each, nothing else) to stderr and returns 1, or the warnings
+ * (`FILE:LINE:COL: warning: ...`) to stderr, a summary line to stdout, and 0.
+ */
 export async function runCheck(opts: CheckOptions, io: Io): Promise<number> {
   const files = opts.files ?? [];
   const errors: ConfigError[] = [];
+  const warnings: ConfigError[] = [];
   const summaries: string[] = [];
 
   if (files.length > 0) {
@@ -26,6 +30,7 @@ export async function runCheck(opts: CheckOptions, io: Io): Promise<number> {
   if (files.length === 0 || opts.config !== undefined) {
     const r = await loadConfig(opts.config ?? DEFAULT_CONFIG);
     if (r.ok) {
+      warnings.push(...(r.warnings ?? []));
       const c = r.config;
       summaries.push(
         `config OK: ${plural(c.rules.length, "rule")} in ${plural(c.ruleFiles.length, "file")}, ` +
@@ -38,6 +43,8 @@ export async function runCheck(opts: CheckOptions, io: Io): Promise<number> {
     for (const e of errors) io.err(formatError(e));
     return 1;
   }
+  // Warnings (`FILE:LINE:COL: warning: ...`) do not fail the check.
+  for (const w of warnings) io.err(formatError(w));
   for (const s of summaries) io.out(s);
   return 0;
 }

@@ -22,6 +22,7 @@ import {
 import type { z } from "zod";
 import type { RuleSpec, SourcePos } from "../engine/types.js";
 import type { GroupSpec } from "../groups/types.js";
+import { formatDuration, formatSpan } from "../util/duration.js";
 import { type Config, configSchema, describeValue, ruleFileSchema } from "./schema.js";
 
 export interface ConfigError {
@@ -32,9 +33,13 @@ export interface ConfigError {
   /** What the error is about: `rule "gw-a-down": problem`, `group "uplink": member "isp-b"`. */
   readonly context?: string;
   readonly message: string;
+  /** A warning does not make the config invalid (`standby check` prints it and exits 0). */
+  readonly severity?: "warning";
 }
 
-export type ConfigResult = { ok: true; config: Config } | { ok: false; errors: ConfigError[] };
+export type ConfigResult =
+  | { ok: true; config: Config; warnings?: ConfigError[] }
+  | { ok: false; errors: ConfigError[] };
 export type RulesResult =
   | { ok: true; rules: RuleSpec[]; files: string[] }
   | { ok: false; errors: ConfigError[] };
@@ -50,7 +55,8 @@ export interface LoadOptions {
 /** `FILE:LINE:COL: CONTEXT: message` (or `FILE: message` for a file that cannot be read); always one line. */
 export function formatError(e: ConfigError): string {
   const where = e.line !== undefined ? `${e.file}:${e.line}:${e.col ?? 1}` : e.file;
-  return oneLine(`${where}: ${e.context ? `${e.context}: ` : ""}${e.message}`);
+  const warning = e.severity === "warning" ? "warning: " : "";
+  return oneLine(`${where}: ${warning}${e.context ? `${e.context}: ` : ""}${e.message}`);
 }
 
 /** Control characters (a newline inside a quoted value) escaped, so that an error stays on its line. */
@@ -171,7 +177,70 @@ async function loadConfigInner(text: string, file: string, opts: LoadOptions): P
     ...(spec.api ? { api: resolveFileSecrets(spec.api, base) } : {}),
     configFile: file,
   };
-  return { ok: true, config };
+  const warnings = verifyWarnings(f, config);
+  return { ok: true, config, ...(warnings.length ? { warnings } : {}) };
+}
+
+/**
+ * A group's `verify.within` shorter than a verify rule can recover after a switch: while that rule fires, every
+ * switch fails verification. The least a firing rule needs is its `recover_for`, and, for an explicit `recovery`
+ * with `min`/`max` over a window (every sample in the window must be good), that window: its duration, or N
+ * samples at the interval of the collector its `collector` label names.
+ */
+function verifyWarnings(f: SourceFile, config: Config): ConfigError[] {
+  const out: ConfigError[] = [];
+  const rules = new Map(config.rules.map((r) => [r.name, r]));
+  const intervals = new Map(
+    config.collectors.map((c) => [c.name, "interval" in c ? (c.interval as number | undefined) : undefined]),
+  );
+  for (const [gi, g] of config.groups.entries()) {
+    if (!g.verify) continue;
+    for (const name of g.verify.rules) {
+      const r = rules.get(name);
+      if (!r) continue;
+      const interval = r.labels.collector === undefined ? undefined : intervals.get(r.labels.collector);
+      const needs: { ms: number; why: string }[] = [];
+      const atInterval = (n: number) =>
+        interval === undefined
+          ? undefined
+          : `${formatDuration((n - 1) * interval)} at the ${formatDuration(interval)} interval of collector "${r.labels.collector}"`;
+      if (r.recover_for?.kind === "time")
+        needs.push({ ms: r.recover_for.ms, why: `its recover_for ${formatSpan(r.recover_for)}` });
+      else if (r.recover_for?.kind === "samples" && interval !== undefined) {
+        needs.push({
+          ms: (r.recover_for.n - 1) * interval,
+          why: `its recover_for ${formatSpan(r.recover_for)}, ${atInterval(r.recover_for.n)}`,
+        });
+      }
+      const w = r.recovery?.window;
+      if (r.recovery && w && (r.recovery.fn === "min" || r.recovery.fn === "max")) {
+        if (w.kind === "time")
+          needs.push({
+            ms: w.ms,
+            why: `its recovery "${r.recovery.text}" needs ${formatSpan(w)} of good samples`,
+          });
+        else if (interval !== undefined) {
+          needs.push({
+            ms: (w.n - 1) * interval,
+            why: `its recovery "${r.recovery.text}" needs ${w.n} samples, ${atInterval(w.n)}`,
+          });
+        }
+      }
+      for (const n of needs) {
+        if (g.verify.within >= n.ms) continue;
+        out.push({
+          ...at(
+            f,
+            ["groups", gi, "verify", "within"],
+            `verify.within ${formatDuration(g.verify.within)} is shorter than rule "${name}" can recover after a switch (${n.why}): a switch would always fail verification while it fires`,
+          ),
+          context: `group "${g.name}"`,
+          severity: "warning",
+        });
+      }
+    }
+  }
+  return out;
 }
 
 /** Group, member, priority and collector names unique; health and verify rules exist. */

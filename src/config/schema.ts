@@ -206,7 +206,7 @@ export const secretSchema = z
     description: "A secret: {env: NAME} (environment), {file: PATH} (systemd credentials), or inline",
   });
 
-/** A header value: a plain string stays a string; `{env}` / `{file}` are secrets. */
+/** A header or exec env value: a plain string stays a string; `{env}` / `{file}` are secrets. */
 const headerValue = z.union([z.string(), envSecret, fileSecret], {
   error: unionError((v) => `found ${describeValue(v)}; expected a string, {env: NAME} or {file: PATH}`),
 });
@@ -286,7 +286,9 @@ const execAction = z.strictObject({
   argv: z
     .array(z.string())
     .min(1, { error: "needs at least the program to run: argv: [/path/to/program, arg...]" }),
-  env: z.record(z.string(), z.string()).default({}),
+  env: z.record(z.string(), headerValue).default({}).meta({
+    description: "More environment; a value may be a secret ({env: NAME} or {file: PATH}), never shown",
+  }),
   shell: z.boolean().default(false),
   timeout: actionTimeout,
 });
@@ -490,6 +492,10 @@ const osCollector = z
     ...polling("5s"),
     type: z.literal("os"),
     root: nonEmpty.optional().meta({ description: "A fake /sys root (tests); relative to the config file" }),
+    network_filesystems: z.boolean().optional().meta({
+      description:
+        "Also report nfs, cifs, smb3, 9p, ceph, sshfs, fuse.* ... mounts (default false: a statfs on a dead server hangs; each statfs is bounded to 1s anyway)",
+    }),
   })
   .transform(withTimeout);
 

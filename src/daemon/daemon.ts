@@ -343,11 +343,10 @@ export class Daemon {
 
   private writeMetrics(): void {
     const st = this.status();
-    try {
-      this.metrics.write(decisionGauges(st.groups, st.rules));
-    } catch (err) {
+    // Asynchronous since metrics.prom moved off the event loop (the daemon's owner queues these writes).
+    void this.metrics.write(decisionGauges(st.groups, st.rules)).catch((err: unknown) => {
       this.log.warn({ err: (err as Error).message }, "cannot write metrics.prom");
-    }
+    });
   }
 
   private persist(): void {

@@ -1,5 +1,5 @@
-import { writeFileAtomic } from "../daemon/state.js";
 import type { Labels, Sample } from "../engine/types.js";
+import { writeFileAtomic } from "../util/atomic.js";
 
 /** `probe.rtt_ms` → `standby_probe_rtt_ms` (Prometheus metric names allow [a-zA-Z0-9_:]). */
 export function promName(metric: string): string {
@@ -17,11 +17,12 @@ function promLabels(labels: Labels): string {
 /**
  * The latest value of every series, written as a Prometheus text file (as node_exporter's textfile collector
  * reads them) to `state_dir/metrics.prom`: what the daemon measures is on disk without any server. Written
- * atomically, so a reader never sees half a file.
+ * atomically (a reader never sees half a file) and off the event loop, mode 0644 (node_exporter does not run as
+ * root), and without timestamps: the textfile collector skips a whole file whose samples carry one.
  */
 export class MetricsTextfile {
   /** `name{labels}` → the latest value; the Prometheus name and label text are built once per series. */
-  private readonly last = new Map<string, { name: string; value: number; ts: number }>();
+  private readonly last = new Map<string, { name: string; value: number }>();
 
   constructor(readonly path: string) {}
 
@@ -37,26 +38,28 @@ export class MetricsTextfile {
       if (text === undefined) this.labelText.set(s.labels, (text = promLabels(s.labels)));
       const key = `${name}${text}`;
       const e = this.last.get(key);
-      if (e) {
-        e.value = s.value;
-        e.ts = s.ts;
-      } else this.last.set(key, { name, value: s.value, ts: s.ts });
+      if (e) e.value = s.value;
+      else this.last.set(key, { name, value: s.value });
     }
   }
 
-  /** Writes the file; `extra` lines (group and rule gauges) are appended. */
-  write(extra: readonly string[] = []): void {
+  /**
+   * Writes the file; `extra` lines (group and rule gauges) are appended. The text is built at once (a snapshot of
+   * now); the disk work runs on libuv's pool. Callers serialize writes (a later write may otherwise lose to an
+   * earlier one that finishes last).
+   */
+  write(extra: readonly string[] = []): Promise<void> {
     const byName = new Map<string, string[]>();
     for (const [key, e] of this.last) {
       let lines = byName.get(e.name);
       if (!lines) byName.set(e.name, (lines = []));
-      lines.push(`${key} ${e.value} ${e.ts}`);
+      lines.push(`${key} ${e.value}`);
     }
     const out: string[] = [];
     for (const [name, lines] of [...byName].sort(([a], [b]) => a.localeCompare(b))) {
       out.push(`# TYPE ${name} gauge`, ...lines);
     }
-    writeFileAtomic(this.path, `${[...out, ...extra].join("\n")}\n`);
+    return writeFileAtomic(this.path, `${[...out, ...extra].join("\n")}\n`, 0o644);
   }
 }
 

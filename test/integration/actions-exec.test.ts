@@ -61,6 +61,7 @@ describe("exec", () => {
     });
     expect(r.error).toBeUndefined();
     expect(r.durationMs).toBeGreaterThan(0);
+    expect(r.durationMs).toBeLessThan(5000); // measured, not a default or a timeout
   });
 
   it("fails on a non-zero exit, with the code and the last line of output", async () => {

@@ -15,6 +15,7 @@ import {
   routeEffective,
   routeInstalled,
   routeMatches,
+  routeReader,
 } from "../../src/actions/routes.js";
 import { type ActionContext, detectArping, runAction } from "../../src/actions/run.js";
 
@@ -22,6 +23,8 @@ const HOST = "sb-ac-host";
 const PEER = "sb-ac-peer";
 const GW1 = "10.202.0.1";
 const GW2 = "10.202.0.254";
+const GW6A = "fd20:202::1";
+const GW6B = "fd20:202::fe";
 const CI = process.env.CI === "true";
 
 function run(argv: string[]): string {
@@ -96,6 +99,10 @@ describe.skipIf(why !== undefined)("route and address actions in a network names
     run(["ip", "-n", HOST, "addr", "add", "10.202.0.2/24", "dev", "ach0"]);
     run(["ip", "-n", PEER, "addr", "add", `${GW1}/24`, "dev", "acp0"]);
     run(["ip", "-n", PEER, "addr", "add", `${GW2}/24`, "dev", "acp0"]);
+    // nodad: usable at once, no duplicate address detection to wait for.
+    run(["ip", "-n", HOST, "addr", "add", "fd20:202::2/64", "dev", "ach0", "nodad"]);
+    run(["ip", "-n", PEER, "addr", "add", `${GW6A}/64`, "dev", "acp0", "nodad"]);
+    run(["ip", "-n", PEER, "addr", "add", `${GW6B}/64`, "dev", "acp0", "nodad"]);
   });
 
   afterAll(() => {
@@ -232,6 +239,72 @@ describe.skipIf(why !== undefined)("route and address actions in a network names
     await expect(readRoutes({ netns: "sb-ac-missing" })).rejects.toThrow(
       /^ip: exit \d+: Cannot open network namespace "sb-ac-missing"/,
     );
+  });
+
+  it("two IPv4 default routes with different metrics: each action matches its own route (issue 6 item 13)", async () => {
+    const a = { to: "default", via: GW1, metric: 100, timeout: T };
+    const b = { to: "default", via: GW2, metric: 200, timeout: T };
+    tryRun(["ip", "-n", HOST, "route", "del", "default", "metric", "0"]); // the earlier tests' route
+    try {
+      expect((await runAction({ route: a }, ctx)).ok).toBe(true);
+      expect((await runAction({ route: b }, ctx)).ok).toBe(true);
+      const read = routeReader({ netns: HOST });
+      expect(routeMatches(a, await read(a))).toBe(true);
+      expect(routeMatches(b, await read(b))).toBe(true);
+      expect(routeMatches({ ...b, metric: 100 }, await read(b))).toBe(false);
+      expect(routeEffective(a, await read(a))).toBe(true);
+      expect(routeEffective(b, await read(b))).toBe(false);
+      // A route without a metric (metric 0) is not the metric-100 one, nor the reverse.
+      await runAction({ route: { to: "default", via: GW2, timeout: T } }, ctx);
+      const now = await routeReader({ netns: HOST })(a);
+      expect(routeMatches({ to: "default", via: GW1, timeout: T }, now)).toBe(false);
+      expect(routeMatches({ to: "default", via: GW2, timeout: T }, now)).toBe(true);
+      expect(await routeInstalled(a, { netns: HOST })).toBe(true);
+    } finally {
+      tryRun(["ip", "-n", HOST, "route", "del", "default", "metric", "100"]);
+      tryRun(["ip", "-n", HOST, "route", "del", "default", "metric", "200"]);
+    }
+  });
+
+  it("IPv6 default routes installed by the action match (issue 6 item 13)", async () => {
+    const a = { to: "::/0", via: GW6A, timeout: T };
+    const b = { to: "default", via: GW6B, metric: 100, timeout: T };
+    const r = await runAction({ route: a }, ctx);
+    expect(r).toMatchObject({ ok: true, exitCode: 0 });
+    expect(r.argv).toEqual([
+      "ip",
+      "netns",
+      "exec",
+      HOST,
+      "ip",
+      "-6",
+      "route",
+      "replace",
+      "::/0",
+      "via",
+      GW6A,
+    ]);
+    let read = routeReader({ netns: HOST });
+    expect(routeMatches(a, await read(a))).toBe(true);
+    expect(routeMatches({ ...a, to: "default" }, await read(a))).toBe(true);
+    expect(routeMatches({ ...a, via: GW6B }, await read(a))).toBe(false);
+    expect(await routeInstalled(a, { netns: HOST })).toBe(true);
+    // An IPv4 reading (what a reader that ignores the family sees) has no IPv6 route.
+    expect(routeMatches(a, await readRoutes({ netns: HOST }))).toBe(false);
+
+    expect((await runAction({ route: b }, ctx)).ok).toBe(true);
+    read = routeReader({ netns: HOST });
+    expect(routeMatches(a, await read(a))).toBe(true);
+    expect(routeMatches(b, await read(b))).toBe(true);
+    expect(routeEffective(b, await read(b))).toBe(true);
+    expect(routeEffective(a, await read(a))).toBe(false);
+    // Switching a's gateway replaces a's route (metric 1024), and leaves b's.
+    const a2 = { ...a, via: GW6B };
+    expect((await runAction({ route: a2 }, ctx)).ok).toBe(true);
+    read = routeReader({ netns: HOST });
+    expect(routeMatches(a, await read(a))).toBe(false);
+    expect(routeMatches(a2, await read(a2))).toBe(true);
+    expect(routeMatches(b, await read(b))).toBe(true);
   });
 
   it("dry run changes nothing", async () => {

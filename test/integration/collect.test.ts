@@ -32,6 +32,10 @@ collectors:
     const json = memoryIo();
     expect(await runCollect({ config, streamMs: 0, json: true, only: ["local"] }, json)).toBe(0);
     const samples = json.stdout.map((l) => JSON.parse(l));
+    // Not vacuous: the fake root's load average is there, and only the collector asked for.
+    expect(samples).toContainEqual(
+      expect.objectContaining({ metric: "load.1", labels: { host: "t", collector: "local" }, value: 1.86 }),
+    );
     expect(samples.every((s) => s.labels.collector === "local" && typeof s.ts === "number")).toBe(true);
   });
 });

@@ -181,7 +181,11 @@ describe.skipIf(missing !== undefined)("os link watcher in a network namespace",
     // graceMs 0: after its first pass at start, the sysfs poller stops; every later sample comes from ip.
     const { seen, warnings } = start({ ipCommand: w.ipCommand, graceMs: 0 });
     await until(() => link(seen, 0, A, 1), 2000, "initial state");
-    expect(link(seen, 0, B, 1)).toBeDefined();
+    expect(link(seen, 0, B, 1)?.sample).toMatchObject({
+      metric: "nic.link_up",
+      labels: { host: "it-host", collector: "it", device: B },
+      value: 1,
+    });
     await until(w.pid, 2000, "ip started");
     await new Promise((r) => setTimeout(r, 300)); // let ip subscribe
 

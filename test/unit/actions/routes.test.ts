@@ -7,7 +7,9 @@ import {
   readAddressesArgv,
   readRoutesArgv,
   routeEffective,
+  routeFamily,
   routeMatches,
+  routeReader,
 } from "../../../src/actions/routes.js";
 
 // Real output of iproute2 6.1 (`ip -j route show`, `ip -j route show table all`, `ip -j addr show dev ax1`).
@@ -75,17 +77,20 @@ describe("routeMatches", () => {
 
   it("matches one next hop of a multipath route", () => {
     const mp = parseRoutes(MULTIPATH);
-    expect(routeMatches({ to: "default", via: "10.0.2.1", dev: "eth2", timeout: T }, mp)).toBe(true);
-    expect(routeMatches({ to: "default", via: "10.0.2.1", dev: "eth1", timeout: T }, mp)).toBe(false);
+    const at = { to: "default", metric: 10, timeout: T };
+    expect(routeMatches({ ...at, via: "10.0.2.1", dev: "eth2" }, mp)).toBe(true);
+    expect(routeMatches({ ...at, via: "10.0.2.1", dev: "eth1" }, mp)).toBe(false);
+    // The route is metric 10; an action without a metric installs another one (metric 0).
+    expect(routeMatches({ to: "default", via: "10.0.2.1", dev: "eth2", timeout: T }, mp)).toBe(false);
   });
 
   it("routeEffective also needs the lowest metric", () => {
     const two = parseRoutes(
       `[{"dst":"default","gateway":"10.0.1.1","dev":"eth1","metric":100,"flags":[]},{"dst":"default","gateway":"10.0.2.1","dev":"eth2","metric":50,"flags":[]}]`,
     );
-    expect(routeMatches({ to: "default", via: "10.0.1.1", timeout: T }, two)).toBe(true);
-    expect(routeEffective({ to: "default", via: "10.0.1.1", timeout: T }, two)).toBe(false);
-    expect(routeEffective({ to: "default", via: "10.0.2.1", timeout: T }, two)).toBe(true);
+    expect(routeMatches({ to: "default", via: "10.0.1.1", metric: 100, timeout: T }, two)).toBe(true);
+    expect(routeEffective({ to: "default", via: "10.0.1.1", metric: 100, timeout: T }, two)).toBe(false);
+    expect(routeEffective({ to: "default", via: "10.0.2.1", metric: 50, timeout: T }, two)).toBe(true);
   });
 
   it("normalises destinations the way ip prints them", () => {
@@ -93,6 +98,87 @@ describe("routeMatches", () => {
     expect(normalizeDst("2001:0db8:0::1/128")).toBe("2001:db8::1");
     expect(normalizeDst("::/0")).toBe("default");
     expect(normalizeDst("10.0.0.0/24")).toBe("10.0.0.0/24");
+  });
+});
+
+// Real output of iproute2 6.1 in a namespace (issue 6 item 13): `ip -j route show` after
+// `ip route replace default via 10.203.0.1 metric 100` and `... via 10.203.0.254 metric 200` (replace keys on the
+// metric, so both stay), and `ip -6 -j route show` after `ip -6 route replace default via fd20::1` (the kernel's
+// IPv6 default metric is 1024) then `ip -6 route replace ::/0 via fd20::fe metric 100`.
+const TWO_METRICS = `[{"dst":"default","gateway":"10.203.0.1","dev":"ex0","metric":100,"flags":[]},{"dst":"default","gateway":"10.203.0.254","dev":"ex0","metric":200,"flags":[]},{"dst":"10.203.0.0/24","dev":"ex0","protocol":"kernel","scope":"link","prefsrc":"10.203.0.2","flags":[]}]`;
+const V6 = `[{"dst":"fd20::/64","dev":"ex0","protocol":"kernel","metric":256,"flags":[],"pref":"medium"},{"dst":"fe80::/64","dev":"ex0","protocol":"kernel","metric":256,"flags":[],"pref":"medium"},{"dst":"default","gateway":"fd20::fe","dev":"ex0","metric":100,"flags":[],"pref":"medium"},{"dst":"default","gateway":"fd20::1","dev":"ex0","metric":1024,"flags":[],"pref":"medium"}]`;
+// A DHCP client's default route (metric 100) next to the one standby installs without a metric (metric 0).
+const DHCP_AND_OURS = `[{"dst":"default","gateway":"10.203.0.254","dev":"ex0","flags":[]},{"dst":"default","gateway":"10.203.0.1","dev":"ex0","protocol":"dhcp","src":"10.203.0.2","metric":100,"flags":[]}]`;
+
+describe("routeMatches: metrics and IPv6 (what `route replace` installs)", () => {
+  it("a route with a metric matches only the route with that metric", () => {
+    const two = parseRoutes(TWO_METRICS);
+    expect(routeMatches({ to: "default", via: "10.203.0.1", metric: 100, timeout: T }, two)).toBe(true);
+    expect(routeMatches({ to: "default", via: "10.203.0.254", metric: 200, timeout: T }, two)).toBe(true);
+    expect(routeMatches({ to: "default", via: "10.203.0.254", metric: 100, timeout: T }, two)).toBe(false);
+    expect(routeMatches({ to: "default", via: "10.203.0.1", metric: 200, timeout: T }, two)).toBe(false);
+  });
+
+  it("a route without a metric matches the kernel's default metric (IPv4 0), not another route's", () => {
+    const routes = parseRoutes(DHCP_AND_OURS);
+    // `ip route replace default via 10.203.0.1` would add a metric-0 route: the DHCP one is not it.
+    expect(routeMatches({ to: "default", via: "10.203.0.1", timeout: T }, routes)).toBe(false);
+    expect(routeMatches({ to: "default", via: "10.203.0.254", timeout: T }, routes)).toBe(true);
+    expect(routeMatches({ to: "default", via: "10.203.0.1", metric: 100, timeout: T }, routes)).toBe(true);
+    expect(routeMatches({ to: "default", via: "10.203.0.1", metric: 0, timeout: T }, routes)).toBe(false);
+  });
+
+  it("IPv6: `default`/`::/0` via an IPv6 gateway, with the kernel's IPv6 default metric 1024", () => {
+    const v6 = parseRoutes(V6);
+    expect(routeMatches({ to: "default", via: "fd20::1", timeout: T }, v6)).toBe(true);
+    expect(routeMatches({ to: "::/0", via: "FD20:0::1", timeout: T }, v6)).toBe(true);
+    expect(routeMatches({ to: "::/0", via: "fd20::1", metric: 1024, timeout: T }, v6)).toBe(true);
+    expect(routeMatches({ to: "::/0", via: "fd20::fe", metric: 100, timeout: T }, v6)).toBe(true);
+    // replace without a metric installs (or replaces) the metric-1024 route: fd20::fe at 100 is another route.
+    expect(routeMatches({ to: "default", via: "fd20::fe", timeout: T }, v6)).toBe(false);
+    expect(routeMatches({ to: "fd20::/64", dev: "ex0", metric: 256, timeout: T }, v6)).toBe(true);
+    expect(routeEffective({ to: "::/0", via: "fd20::fe", metric: 100, timeout: T }, v6)).toBe(true);
+    expect(routeEffective({ to: "::/0", via: "fd20::1", timeout: T }, v6)).toBe(false);
+  });
+
+  it("an IPv6 route never matches an IPv4 route, nor the reverse", () => {
+    // readRoutes records the family it asked ip for; a route without a gateway says nothing of its own.
+    const v4 = parseRoutes(`[{"dst":"default","dev":"ex0","scope":"link","flags":[]}]`, "inet");
+    const v6 = parseRoutes(
+      `[{"dst":"default","dev":"ex0","metric":1024,"flags":[],"pref":"medium"}]`,
+      "inet6",
+    );
+    expect(v6[0]?.family).toBe("inet6");
+    // `to: ::/0` is IPv6 even without a gateway; `to: default, dev` alone is IPv4 (as for ip).
+    expect(routeMatches({ to: "::/0", dev: "ex0", timeout: T }, v4)).toBe(false);
+    expect(routeMatches({ to: "::/0", dev: "ex0", timeout: T }, v6)).toBe(true);
+    expect(routeMatches({ to: "default", dev: "ex0", timeout: T }, v4)).toBe(true);
+    expect(routeMatches({ to: "default", dev: "ex0", timeout: T }, v6)).toBe(false);
+    // Without a recorded family, a gateway tells.
+    expect(routeMatches({ to: "default", via: "10.0.0.1", timeout: T }, parseRoutes(V6))).toBe(false);
+  });
+
+  it("routeReader reads each table and family a route action needs, once", async () => {
+    const calls: string[][] = [];
+    const read = routeReader({
+      run: async (argv) => {
+        calls.push(argv);
+        return argv.includes("-6") ? V6 : TWO_METRICS;
+      },
+    });
+    const v6spec = { to: "default", via: "fd20::1", timeout: T };
+    const v4spec = { to: "default", via: "10.203.0.1", metric: 100, timeout: T };
+    expect(routeFamily(v6spec)).toBe("inet6");
+    expect(routeFamily(v4spec)).toBe("inet");
+    expect(routeMatches(v6spec, await read(v6spec))).toBe(true);
+    expect(routeMatches(v4spec, await read(v4spec))).toBe(true);
+    expect(routeMatches(v4spec, await read({ ...v4spec, metric: 200 }))).toBe(true);
+    await read({ to: "10.9.0.0/16", via: "10.203.0.1", table: 100, timeout: T });
+    expect(calls).toEqual([
+      ["ip", "-6", "-j", "route", "show"],
+      ["ip", "-j", "route", "show"],
+      ["ip", "-j", "route", "show", "table", "100"],
+    ]);
   });
 });
 

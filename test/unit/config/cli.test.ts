@@ -1,4 +1,6 @@
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runCheck } from "../../../src/cli/check.js";
 import { memoryIo } from "../../../src/cli/io.js";
@@ -90,5 +92,63 @@ describe("standby schema", () => {
     expect(rule.additionalProperties).toBe(false);
     expect(rule.properties.for.type).toBe("string");
     expect(rule.properties.severity.enum).toEqual(["critical", "warning"]);
+  });
+});
+
+describe("standby check warns when verify cannot succeed (issue 6 item 16)", () => {
+  const rules = `rules:
+  - name: svc-slow-recovery
+    metric: probe.success
+    labels: {collector: svc}
+    problem: "max over 3 samples == 0"
+    recover_for: 10s
+  - name: svc-window
+    metric: probe.success
+    labels: {collector: svc}
+    problem: "max over 3 samples == 0"
+    recovery: "min over 10 samples == 1"
+  - name: svc-quick
+    metric: probe.success
+    labels: {collector: svc}
+    problem: "max over 3 samples == 0"
+`;
+  const config = (within: string, verifyRules: string) => `rules: [rules.yaml]
+collectors:
+  - {name: svc, type: probe, interval: 1s, timeout: 900ms, probe: {kind: tcp, target: "127.0.0.1:80"}}
+groups:
+  - name: web
+    members:
+      - {name: a, priority: 2}
+      - {name: b, priority: 1}
+    verify:
+      rules: [${verifyRules}]
+      within: ${within}
+`;
+  async function check(within: string, verifyRules: string) {
+    const dir = mkdtempSync(join(tmpdir(), "sb-check-"));
+    writeFileSync(join(dir, "rules.yaml"), rules);
+    const file = join(dir, "standby.yaml");
+    writeFileSync(file, config(within, verifyRules));
+    const io = memoryIo();
+    const code = await runCheck({ config: file }, io);
+    rmSync(dir, { recursive: true, force: true });
+    return { code, io, file };
+  }
+
+  it("verify.within shorter than a verify rule's recover_for or recovery window: a warning at FILE:LINE:COL", async () => {
+    const { code, io, file } = await check("5s", "svc-slow-recovery, svc-window, svc-quick");
+    expect(code).toBe(0);
+    expect(io.stdout).toEqual(["config OK: 3 rules in 1 file, 1 group, 1 collector"]);
+    expect(io.stderr).toEqual([
+      `${file}:11:15: warning: group "web": verify.within 5s is shorter than rule "svc-slow-recovery" can recover after a switch (its recover_for 10s): a switch would always fail verification while it fires`,
+      `${file}:11:15: warning: group "web": verify.within 5s is shorter than rule "svc-window" can recover after a switch (its recovery "min over 10 samples == 1" needs 10 samples, 9s at the 1s interval of collector "svc"): a switch would always fail verification while it fires`,
+    ]);
+  });
+
+  it("a within long enough, or a rule that can recover at once: no warning", async () => {
+    const { code, io } = await check("15s", "svc-slow-recovery, svc-window, svc-quick");
+    expect(code).toBe(0);
+    expect(io.stderr).toEqual([]);
+    expect((await check("1s", "svc-quick")).io.stderr).toEqual([]);
   });
 });

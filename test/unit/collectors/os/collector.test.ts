@@ -246,6 +246,133 @@ describe("os poll collector on the fake root", () => {
   });
 });
 
+describe("os filesystems from the mount table and statfs (issue 6 item 13)", () => {
+  // /proc/self/mounts of a host with local disks, a bind mount, network and FUSE mounts, and a mount whose statfs
+  // hangs although its type is not skipped (a dying disk, a dead iSCSI target; a hard NFS mount behaves the same
+  // when network_filesystems is on).
+  const MOUNTS = [
+    "/dev/vda1 / ext4 rw,relatime 0 0",
+    "proc /proc proc rw,nosuid,nodev,noexec,relatime 0 0",
+    "tmpfs /run tmpfs rw,nosuid,nodev,size=401536k,mode=755 0 0",
+    "/dev/vdb1 /data xfs rw,relatime 0 0",
+    "/dev/vdb1 /srv/data xfs rw,relatime 0 0",
+    "nas:/export /mnt/nas nfs4 rw,relatime,vers=4.2,hard 0 0",
+    "//fs/share /mnt/share cifs rw,relatime,vers=3.1.1 0 0",
+    "backup@host:/ /mnt/backup fuse.sshfs rw,nosuid,nodev,relatime,user_id=0 0 0",
+    "/dev/sdc1 /mnt/stuck ext4 rw,relatime 0 0",
+    "/dev/vdc1 /mnt/with\\040space ext4 rw,relatime 0 0",
+    "",
+  ].join("\n");
+  const GiB = 1024 ** 3;
+  const sizes: Record<string, { blocks: number; bfree: number; bavail: number }> = {
+    "/": { blocks: 1000, bfree: 600, bavail: 550 },
+    "/data": { blocks: 2000, bfree: 1000, bavail: 1000 },
+    "/mnt/with space": { blocks: 100, bfree: 100, bavail: 100 },
+    "/mnt/nas": { blocks: 1, bfree: 1, bavail: 1 },
+  };
+
+  function statfsFake() {
+    const calls: string[] = [];
+    let release: () => void = () => {};
+    let released = false;
+    const statfs = (path: string) => {
+      calls.push(path);
+      if (path === "/mnt/stuck" && released)
+        return Promise.resolve({ bsize: GiB, blocks: 10, bfree: 5, bavail: 5 });
+      if (path === "/mnt/stuck") {
+        return new Promise<{ bsize: number; blocks: number; bfree: number; bavail: number }>((resolve) => {
+          release = () => resolve({ bsize: GiB, blocks: 10, bfree: 5, bavail: 5 });
+        });
+      }
+      const s = sizes[path];
+      return s
+        ? Promise.resolve({ bsize: GiB, ...s })
+        : Promise.reject(Object.assign(new Error("x"), { code: "ENOENT" }));
+    };
+    return {
+      statfs,
+      calls,
+      release: () => {
+        released = true;
+        release();
+      },
+    };
+  }
+
+  function fsOf(samples: readonly Sample[]) {
+    return samples
+      .filter((s) => s.metric.startsWith("fs."))
+      .map((s) => [s.metric, s.labels.mount, s.labels.fstype, Math.round(s.value * 100) / 100]);
+  }
+
+  it("skips network and FUSE filesystems, bounds each statfs, and reports the other mounts", async () => {
+    const dir = tempRoot();
+    writeFileSync(join(dir, "mounts"), MOUNTS);
+    const fake = statfsFake();
+    const spec: OsCollectorSpec = { name: "local", type: "os", interval: 5000, timeout: 5000 };
+    const { ctx, logged } = context();
+    const [poll] = createOsCollector(spec, ctx, {
+      mounts: join(dir, "mounts"),
+      statfs: fake.statfs,
+      statfsTimeoutMs: 150,
+    }) as [OsPollCollector, StreamCollector];
+
+    const started = Date.now();
+    const first = await run(poll);
+    expect(Date.now() - started).toBeLessThan(1000);
+    const expected = [
+      ["fs.used_percent", "/", "ext4", (400 / 950) * 100],
+      ["fs.free_bytes", "/", "ext4", 550 * GiB],
+      ["fs.used_percent", "/data", "xfs", 50],
+      ["fs.free_bytes", "/data", "xfs", 1000 * GiB],
+      ["fs.used_percent", "/mnt/with space", "ext4", 0],
+      ["fs.free_bytes", "/mnt/with space", "ext4", 100 * GiB],
+    ].map(([m, mount, t, v]) => [m, mount, t, Math.round((v as number) * 100) / 100]);
+    expect(fsOf(first)).toEqual(expected);
+    // Network and FUSE mounts are never even asked (a statfs on a dead NFS server hangs in the kernel).
+    expect([...fake.calls].sort()).toEqual(["/", "/data", "/mnt/stuck", "/mnt/with space"]);
+    expect(poll.errors.get("statfs /mnt/stuck")).toBe(1);
+    expect(logged.map((l) => l.msg)).toEqual([
+      expect.stringContaining("statfs of /mnt/stuck (ext4) did not answer within 150ms"),
+    ]);
+
+    // Still hung: not asked again (one stuck call per mount at most), counted, the others still reported.
+    const second = await run(poll);
+    expect(fsOf(second)).toEqual(expected);
+    expect(fake.calls.filter((c) => c === "/mnt/stuck")).toHaveLength(1);
+    expect(poll.errors.get("statfs /mnt/stuck")).toBe(2);
+
+    // The mount answers again: it is back.
+    fake.release();
+    await new Promise((r) => setTimeout(r, 0));
+    const third = await run(poll);
+    expect(fsOf(third).map((x) => x[1])).toContain("/mnt/stuck");
+    expect(fake.calls.filter((c) => c === "/mnt/stuck")).toHaveLength(2);
+  });
+
+  it("network_filesystems: true reports them too (each statfs still bounded)", async () => {
+    const dir = tempRoot();
+    writeFileSync(join(dir, "mounts"), MOUNTS);
+    const fake = statfsFake();
+    const spec: OsCollectorSpec = {
+      name: "local",
+      type: "os",
+      interval: 5000,
+      timeout: 5000,
+      network_filesystems: true,
+    };
+    const [poll] = createOsCollector(spec, context().ctx, {
+      mounts: join(dir, "mounts"),
+      statfs: fake.statfs,
+      statfsTimeoutMs: 100,
+    }) as [OsPollCollector, StreamCollector];
+    const samples = await run(poll);
+    expect(fsOf(samples).map((x) => x[1])).toContain("/mnt/nas");
+    expect(fake.calls).toEqual(expect.arrayContaining(["/mnt/nas", "/mnt/share", "/mnt/backup"]));
+    fake.release();
+  });
+});
+
 describe("os link watcher on the fake root (sysfs polling)", () => {
   function watch(watcher: StreamCollector) {
     const got: Sample[] = [];

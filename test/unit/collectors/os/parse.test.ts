@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   cpuBusyPercent,
+  isNetworkFs,
   linkUp,
   linkUpFromEvent,
   memUsedPercent,
@@ -11,6 +12,7 @@ import {
   parseIpMonitorLine,
   parseLoadavg,
   parseMeminfo,
+  parseMounts,
   parseOperstate,
   parseProcStat,
   parseSpeed,
@@ -225,5 +227,71 @@ describe("filesystems (systeminformation.fsSize() records)", () => {
 
   it("not a list: one malformed, nothing selected", () => {
     expect(selectFilesystems({ fs: "/dev/vda" })).toEqual({ filesystems: [], malformed: 1 });
+  });
+
+  it("network and FUSE filesystems are left out unless asked for", () => {
+    const e = (fs: string, type: string, mount: string) => ({
+      fs,
+      type,
+      size: 10,
+      used: 1,
+      available: 9,
+      mount,
+    });
+    const list = [
+      e("/dev/vda", "ext4", "/"),
+      e("nas:/x", "nfs4", "/mnt/nas"),
+      e("u@h:/", "fuse.sshfs", "/mnt/h"),
+    ];
+    expect(selectFilesystems(list).filesystems.map((f) => f.mount)).toEqual(["/"]);
+    expect(selectFilesystems(list, { network: true }).filesystems.map((f) => f.mount)).toEqual([
+      "/",
+      "/mnt/nas",
+      "/mnt/h",
+    ]);
+  });
+});
+
+describe("mount table", () => {
+  it("network types: nfs, cifs, smb3, 9p, sshfs, fuse.*; not fuseblk or local ones", () => {
+    for (const t of [
+      "nfs",
+      "nfs4",
+      "cifs",
+      "smb3",
+      "9p",
+      "ceph",
+      "sshfs",
+      "fuse",
+      "fuse.sshfs",
+      "fuse.rclone",
+      "NFS4",
+    ])
+      expect(isNetworkFs(t), t).toBe(true);
+    for (const t of ["ext4", "xfs", "btrfs", "zfs", "vfat", "fuseblk"]) expect(isNetworkFs(t), t).toBe(false);
+  });
+
+  it("parses /proc/self/mounts: pseudo and network types out, bind mounts once, octal escapes undone", () => {
+    const text = [
+      "/dev/vda1 / ext4 rw,relatime 0 0",
+      "proc /proc proc rw 0 0",
+      "/dev/vda1 /srv/bind ext4 rw,relatime 0 0",
+      "nas:/export /mnt/nas nfs4 rw,hard 0 0",
+      "//fs/share /mnt/share cifs rw 0 0",
+      "u@h:/ /mnt/h fuse.sshfs rw 0 0",
+      "/dev/sdb1 /mnt/usb\\040stick vfat rw 0 0",
+      "",
+    ].join("\n");
+    expect(parseMounts(text)).toEqual([
+      { device: "/dev/vda1", mount: "/", type: "ext4" },
+      { device: "/dev/sdb1", mount: "/mnt/usb stick", type: "vfat" },
+    ]);
+    expect(parseMounts(text, { network: true }).map((m) => m.mount)).toEqual([
+      "/",
+      "/mnt/nas",
+      "/mnt/share",
+      "/mnt/h",
+      "/mnt/usb stick",
+    ]);
   });
 });

@@ -63,7 +63,9 @@ describe("fping -l -e (real output)", () => {
 
   it("knows the closing summary on stderr (SIGINT) and carries no result in it", () => {
     for (const f of ["fping-loopback.stderr.txt", "fping-hostname.stderr.txt"]) {
-      expect(parseAll(parseFpingLine, f).every((l) => l.kind === "info")).toBe(true);
+      const ls = parseAll(parseFpingLine, f);
+      expect(ls, f).toHaveLength(2); // not vacuous: the blank line and the summary
+      expect(ls.every((l) => l.kind === "info")).toBe(true);
     }
   });
 
@@ -79,6 +81,7 @@ describe("fping -l -e (real output)", () => {
 
   it("parses ICMP Host Unreachable on stderr without a probe number; every probe still times out on stdout", () => {
     const out = parseAll(parseFpingLine, "fping-unreachable.stdout.txt");
+    expect(out).toHaveLength(45);
     expect(out.every((l) => l.kind === "timeout")).toBe(true);
     expect(seqs(out)).toEqual(Array.from({ length: out.length }, (_, i) => i));
     const err = parseAll(parseFpingLine, "fping-unreachable.stderr.txt");
@@ -188,6 +191,7 @@ describe("ping -n -O -D (real output)", () => {
       seq: 1,
     });
     const { out, stale } = replay(parsePingLine, "ping-unreachable.stdout.txt", 1, 90, 65536);
+    expect(out).toHaveLength(41); // one result per probe: not vacuous
     expect(out.every((r) => r === "0")).toBe(true);
     expect(stale).toBeGreaterThanOrEqual(errs.length); // the errors come seconds late, in a burst
   });
