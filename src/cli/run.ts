@@ -35,6 +35,7 @@ export async function runDaemon(opts: RunOptions, io: Io): Promise<number> {
     },
     pino.destination({ dest: 2, sync: true }),
   ) as unknown as Log & { fatal: (o: object, m?: string) => void };
+  for (const w of loaded.warnings ?? []) log.warn({ warning: formatError(w) }, "config warning");
   const daemon = new Daemon({
     config: loaded.config,
     log,
@@ -86,6 +87,7 @@ export async function runDaemon(opts: RunOptions, io: Io): Promise<number> {
           log.warn({ errors: next.errors.length }, "reload refused; the running configuration stays");
           return;
         }
+        for (const w of next.warnings ?? []) log.warn({ warning: formatError(w) }, "config warning");
         await daemon.reload(next.config);
       })().catch((err: unknown) => log.error({ err: (err as Error).message }, "reload failed"));
     });

@@ -2,7 +2,8 @@ import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { createCollectors } from "../../collectors/index.js";
 import { notify } from "../actions/notify.js";
-import { addressPresent, type Route, readRoutes, routeMatches } from "../actions/routes.js";
+import type { RouteSpec } from "../actions/argv.js";
+import { addressPresent, type Route, readRoutes, routeMatches, routeReader } from "../actions/routes.js";
 import { type ActionResult, runAction } from "../actions/run.js";
 import type { ActionSpec } from "../actions/types.js";
 import type { Collector, Log } from "../collector.js";
@@ -117,7 +118,7 @@ export class Daemon {
     this.handle(this.pipeline.initialize(this.now()));
     await this.startCollectors();
     this.reschedule();
-    this.metricsTimer = setInterval(() => this.writeMetrics(), this.opts.metricsEvery ?? 10_000);
+    this.metricsTimer = setInterval(() => void this.writeMetrics(), this.opts.metricsEvery ?? 10_000);
     this.metricsTimer.unref();
     const every = this.opts.reassertEvery ?? 10_000;
     if (every > 0) {
@@ -145,7 +146,7 @@ export class Daemon {
     await this.scheduler.close();
     await Promise.allSettled(this.groupQueues.values());
     this.persist();
-    this.writeMetrics();
+    await this.writeMetrics();
     this.eventLog.close();
     this.log.info({}, "standby stopped");
   }
@@ -341,10 +342,9 @@ export class Daemon {
     }
   }
 
-  private writeMetrics(): void {
+  private writeMetrics(): Promise<void> {
     const st = this.status();
-    // Asynchronous since metrics.prom moved off the event loop (the daemon's owner queues these writes).
-    void this.metrics.write(decisionGauges(st.groups, st.rules)).catch((err: unknown) => {
+    return this.metrics.write(decisionGauges(st.groups, st.rules)).catch((err: unknown) => {
       this.log.warn({ err: (err as Error).message }, "cannot write metrics.prom");
     });
   }
@@ -444,20 +444,6 @@ export class Daemon {
   }
 }
 
-/** Reads routes once per table for one reconciliation. */
-function routeReader(): (table?: string | number) => Promise<Route[]> {
-  const cache = new Map<string, Promise<Route[]>>();
-  return (table) => {
-    const key = table === undefined ? "" : String(table);
-    let r = cache.get(key);
-    if (!r) {
-      r = readRoutes(table === undefined ? {} : { table: key });
-      cache.set(key, r);
-    }
-    return r;
-  };
-}
-
 /**
  * Interfaces the config names (probe `interface`, route `dev`, address `dev`, bond `dev`) that do not exist
  * here. Not fatal — a VLAN or VPN interface may appear later — but said at start, clearly.
@@ -494,7 +480,7 @@ function isCheckable(actions: readonly ActionSpec[]): boolean {
 /** The members whose route/address actions are all in place. */
 async function installedMembers(
   group: GroupSpec,
-  getRoutes: (table?: string | number) => Promise<Route[]>,
+  getRoutes: (spec: RouteSpec) => Promise<Route[]>,
 ): Promise<string[]> {
   const out: string[] = [];
   for (const m of group.members) {
@@ -502,7 +488,7 @@ async function installedMembers(
     let all = true;
     for (const a of m.activate) {
       if ("route" in a) {
-        if (!routeMatches(a.route, await getRoutes(a.route.table))) all = false;
+        if (!routeMatches(a.route, await getRoutes(a.route))) all = false;
       } else if ("address" in a) {
         const present = await addressPresent(a.address);
         if (present !== (a.address.state === "present")) all = false;
@@ -531,6 +517,7 @@ function actionEvent(
     ...(r.dryRun ? { dry_run: true } : {}),
     ...(r.argv ? { argv: r.argv } : {}),
     ...(r.exitCode !== undefined ? { exit_code: r.exitCode } : {}),
+    ...(r.abandoned ? { abandoned: true, ...(r.pid !== undefined ? { pid: r.pid } : {}) } : {}),
     duration_ms: r.durationMs,
     ...(r.output ? { output: r.output } : {}),
     reason: `${phase} ${member.name}: ${r.kind} ${r.dryRun ? "(dry run, not run)" : r.ok ? "ok" : `failed: ${r.error ?? ""}`}`,
