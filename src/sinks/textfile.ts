@@ -1,3 +1,4 @@
+import { DEFAULT_FORGET_MS } from "../engine/engine.js";
 import type { Labels, Sample } from "../engine/types.js";
 import { writeFileAtomic } from "../util/atomic.js";
 
@@ -22,9 +23,15 @@ function promLabels(labels: Labels): string {
  */
 export class MetricsTextfile {
   /** `name{labels}` → the latest value; the Prometheus name and label text are built once per series. */
-  private readonly last = new Map<string, { name: string; value: number }>();
+  private readonly last = new Map<string, { name: string; value: number; at: number }>();
+  /** The newest sample time seen: a series whose last sample is `forgetMs` older is dropped at the next write. */
+  private latest = Number.NEGATIVE_INFINITY;
 
-  constructor(readonly path: string) {}
+  /** `forgetMs`: as the engine's default `forget_after`, so label churn (veths, mounts) does not grow the file. */
+  constructor(
+    readonly path: string,
+    private readonly forgetMs = DEFAULT_FORGET_MS,
+  ) {}
 
   /** Collectors reuse their label objects and metric names: format each once. */
   private readonly labelText = new WeakMap<Labels, string>();
@@ -38,8 +45,11 @@ export class MetricsTextfile {
       if (text === undefined) this.labelText.set(s.labels, (text = promLabels(s.labels)));
       const key = `${name}${text}`;
       const e = this.last.get(key);
-      if (e) e.value = s.value;
-      else this.last.set(key, { name, value: s.value });
+      if (e) {
+        e.value = s.value;
+        e.at = s.ts;
+      } else this.last.set(key, { name, value: s.value, at: s.ts });
+      if (s.ts > this.latest) this.latest = s.ts;
     }
   }
 
@@ -50,7 +60,12 @@ export class MetricsTextfile {
    */
   write(extra: readonly string[] = []): Promise<void> {
     const byName = new Map<string, string[]>();
+    const horizon = this.latest - this.forgetMs;
     for (const [key, e] of this.last) {
+      if (e.at < horizon) {
+        this.last.delete(key);
+        continue;
+      }
       let lines = byName.get(e.name);
       if (!lines) byName.set(e.name, (lines = []));
       lines.push(`${key} ${e.value}`);

@@ -75,6 +75,21 @@ function parseLikeNodeExporter(text: string): { name: string; labels: string; va
   return samples;
 }
 
+describe("metrics.prom and label churn", () => {
+  it("drops a series silent for forget_after (10m by default), keeps the others", async () => {
+    const path = join(mkdtempSync(join(tmpdir(), "sb-prom-")), "metrics.prom");
+    const m = new MetricsTextfile(path, 60_000);
+    for (let i = 0; i < 100; i++)
+      m.record([{ ts: i, metric: "nic.link_up", labels: { dev: `veth${i}` }, value: 1 }]);
+    m.record([{ ts: 61_000, metric: "nic.link_up", labels: { dev: "eth0" }, value: 1 }]);
+    await m.write();
+    const lines = readFileSync(path, "utf8")
+      .split("\n")
+      .filter((l) => l.startsWith("standby_"));
+    expect(lines).toEqual(['standby_nic_link_up{dev="eth0"} 1']);
+  });
+});
+
 describe("metrics.prom for node_exporter's textfile collector", () => {
   it("has no timestamps, a TYPE before each family, mode 0644, written asynchronously", async () => {
     const dir = mkdtempSync(join(tmpdir(), "sb-prom-"));
