@@ -283,7 +283,7 @@ describe("damping", () => {
     h.health(1000, { a: "unhealthy" });
     h.health(2000, {});
     h.tick(3000);
-    expect(h.state.frozen).toBeDefined();
+    expect(h.state.frozen).toMatchObject({ at: 3000, until: 63_000, avoid: "a" });
     expect(h.active).toBe("b");
     h.cmd(4000, { command: "unfreeze" });
     expect(h.active).toBe("a");
