@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+. scripts/node-path.sh
 scripts/runtime-deps.sh
 mkdir -p state
 echo "standby: logs in state/standby.log, events in state/events.jsonl; Ctrl-C stops" >&2

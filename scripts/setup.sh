@@ -26,6 +26,9 @@ node_from_npm() {
   esac
   echo "setup: $(node --version 2>/dev/null || echo no Node.js) is too old; installing Node.js 20 (node-linux-$arch) with npm" >&2
   npm install -g --no-audit --no-fund --loglevel=error "node-linux-$arch@20" >/dev/null
+  # npm links node into "$(npm prefix -g)/bin" (/usr/local/bin); put it first even where PATH lacks it (cron).
+  PATH="$(npm prefix -g)/bin:$PATH"
+  export PATH
   hash -r
 }
 
@@ -33,7 +36,7 @@ if need_node; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing Node.js from Debian's packages" >&2
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm ca-certificates >/dev/null
     if need_node && command -v npm >/dev/null 2>&1; then node_from_npm || true; fi
   fi
   if need_node; then
@@ -41,6 +44,12 @@ if need_node; then
     echo "setup: install it from your distribution (Debian 13) or NodeSource, then run this again." >&2
     exit 1
   fi
+fi
+
+# The official Node build trusts only its own CA list; behind a proxy with its own CA (corporate networks), the
+# system's store is what npm must use.
+if [ -z "${NODE_EXTRA_CA_CERTS:-}" ] && [ -r /etc/ssl/certs/ca-certificates.crt ]; then
+  export NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
 fi
 
 # Exactly the locked dependency tree; skip when it is already in place.

@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh
+. scripts/node-path.sh
 scripts/test-deps.sh
 npm run --silent lint
 
