@@ -1,27 +1,52 @@
 /**
- * The collector registry: one line per collector type. Each collector lives in its own folder with its
- * README (config block, metrics and labels it emits).
+ * The collector registry: one line per collector type (as Telegraf's `plugins/inputs/all`). A collector is one
+ * folder — `config.ts` (its schema, metric catalogue and config hooks), `index.ts` (the factory), `parse.ts`,
+ * `README.md`, `sample.yaml` — and its line here. `standby.yaml`'s schema, `standby check` and the daemon take
+ * everything they know of collectors from this list; no collector name appears in src/config or src/daemon.
  */
-import type { Collector, CollectorContext } from "../src/collector.js";
-import type { CollectorSpec } from "../src/config/schema.js";
+import type { z } from "zod";
+import type { Collector, CollectorContext, MetricInfo } from "../src/collector.js";
+import * as os from "./os/config.js";
 import { createOsCollector } from "./os/index.js";
-
+import * as probe from "./probe/config.js";
 import { createProbeCollector } from "./probe/index.js";
 
-type Factory<T extends CollectorSpec["type"]> = (
-  spec: Extract<CollectorSpec, { type: T }>,
-  ctx: CollectorContext,
-) => Collector | Collector[];
+/** What a collector's `config.ts` exports. */
+interface CollectorConfig<S extends z.ZodType> {
+  readonly type: string;
+  readonly schema: S;
+  readonly metrics: readonly MetricInfo[];
+  /** Resolves the block's relative paths against the config file's directory. */
+  readonly resolvePaths?: (spec: z.output<S>, base: string) => z.output<S>;
+  /** Network interfaces the block names (reported at start when they do not exist). */
+  readonly interfaces?: (spec: z.output<S>) => string[];
+}
 
-const REGISTRY: { [T in CollectorSpec["type"]]?: Factory<T> } = {
-  os: createOsCollector,
-  probe: createProbeCollector,
-};
+export interface CollectorDefinition<S extends z.ZodType = z.ZodType> extends CollectorConfig<S> {
+  readonly create: (spec: z.output<S>, ctx: CollectorContext) => Collector | Collector[];
+}
 
-/** The collectors for one config block; throws when the type is not implemented yet. */
+function define<S extends z.ZodType>(
+  config: CollectorConfig<S>,
+  create: (spec: z.output<S>, ctx: CollectorContext) => Collector | Collector[],
+): CollectorDefinition<S> {
+  return { ...config, create };
+}
+
+export const COLLECTORS = [define(os, createOsCollector), define(probe, createProbeCollector)] as const;
+
+type AnyDefinition = (typeof COLLECTORS)[number];
+export type CollectorSpec = z.output<AnyDefinition["schema"]>;
+
+/** The definition of a collector type, if this build has it. */
+export function collectorDefinition(type: string): CollectorDefinition | undefined {
+  return COLLECTORS.find((c) => c.type === type) as CollectorDefinition | undefined;
+}
+
+/** The collectors for one config block (one block may give several, e.g. os: a poller and a link watcher). */
 export function createCollectors(spec: CollectorSpec, ctx: CollectorContext): Collector[] {
-  const factory = REGISTRY[spec.type] as Factory<typeof spec.type> | undefined;
-  if (!factory) throw new Error(`collector type "${spec.type}" is not implemented yet`);
-  const c = factory(spec as never, ctx);
+  const def = collectorDefinition(spec.type);
+  if (!def) throw new Error(`collector type "${spec.type}" is not available in this build`);
+  const c = def.create(spec, ctx);
   return Array.isArray(c) ? c : [c];
 }

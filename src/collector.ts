@@ -48,3 +48,11 @@ export interface StreamCollector {
 export function labelsOf(base: Labels, extra: Labels = {}): Labels {
   return Object.freeze({ ...base, ...extra });
 }
+
+/** One metric a collector emits, for its catalogue (`standby check` warnings, README tables). */
+export interface MetricInfo {
+  readonly name: string;
+  /** Labels beyond `host` and `collector`, which every sample carries. */
+  readonly labels: readonly string[];
+  readonly help: string;
+}

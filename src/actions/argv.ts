@@ -8,7 +8,6 @@ export type RouteSpec = Extract<ActionSpec, { route: unknown }>["route"];
 export type AddressSpec = Extract<ActionSpec, { address: unknown }>["address"];
 export type ExecSpec = Extract<ActionSpec, { exec: unknown }>["exec"];
 export type HttpSpec = Extract<ActionSpec, { http: unknown }>["http"];
-export type SnmpSetSpec = Extract<ActionSpec, { snmp_set: unknown }>["snmp_set"];
 export type BondSpec = Extract<ActionSpec, { bond: unknown }>["bond"];
 
 /** The shell for `exec` with `shell: true`. */

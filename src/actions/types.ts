@@ -38,15 +38,6 @@ export type ActionSpec =
         readonly timeout: number;
       };
     }
-  | {
-      readonly snmp_set: {
-        readonly target: Readonly<Record<string, unknown>>;
-        readonly oid: string;
-        readonly type: string;
-        readonly value: string | number;
-        readonly timeout: number;
-      };
-    }
   | { readonly bond: { readonly dev: string; readonly active_slave: string; readonly timeout: number } };
 
 export type ActionKind = ActionSpec extends infer A ? (A extends unknown ? keyof A : never) : never;

@@ -835,10 +835,13 @@ function mapUnion(issue: z.core.$ZodIssueInvalidUnion, p: Path, f: SourceFile, o
     const key = issue.discriminator;
     const parent = p[p.length - 1] === key ? p.slice(0, -1) : p;
     const expected = `expected one of: ${options.join(", ")}`;
-    if (!has(f.data, [...parent, key])) out.push(at(f, parent, `missing required key "${key}"; ${expected}`));
+    // A schema-level message (e.g. "collector type ... is not available in this build") takes precedence.
+    const own = issue.message && issue.message !== NO_FORM ? issue.message : undefined;
+    if (!has(f.data, [...parent, key]))
+      out.push(at(f, parent, own ?? `missing required key "${key}"; ${expected}`));
     else {
       const v = get(nodeValue(f, parent), key);
-      out.push(at(f, [...parent, key], `unknown value ${describeValue(v)}; ${expected}`));
+      out.push(at(f, [...parent, key], own ?? `unknown value ${describeValue(v)}; ${expected}`));
     }
     return;
   }

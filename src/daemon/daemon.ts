@@ -1,8 +1,8 @@
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { createCollectors } from "../../collectors/index.js";
-import { notify } from "../actions/notify.js";
 import type { RouteSpec } from "../actions/argv.js";
+import { notify } from "../actions/notify.js";
 import { addressPresent, type Route, readRoutes, routeMatches, routeReader } from "../actions/routes.js";
 import { type ActionResult, runAction } from "../actions/run.js";
 import type { ActionSpec } from "../actions/types.js";

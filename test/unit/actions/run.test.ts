@@ -81,39 +81,17 @@ describe("dry run", () => {
   });
 });
 
-describe("snmp_set", () => {
-  it("is not supported yet", async () => {
-    const r = await runAction(
-      {
-        snmp_set: {
-          target: { host: "192.0.2.1" },
-          oid: "1.3.6.1.2.1.2.2.1.7.3",
-          type: "integer",
-          value: 2,
-          timeout: T,
-        },
-      },
-      ctx,
-    );
-    expect(r).toMatchObject({
-      ok: false,
-      kind: "snmp_set",
-      error: "snmp_set is not supported yet (arrives with the SNMP collector)",
-    });
-  });
-});
-
 describe("runActions", () => {
   it("runs in order and stops at the first failure", async () => {
     const list: ActionSpec[] = [
       { route: { to: "default", via: "10.0.0.1", timeout: T } },
-      { snmp_set: { target: {}, oid: "1.3.6.1.2.1.1.5.0", type: "string", value: "x", timeout: T } },
+      { bond: { dev: "bond0", active_slave: "eth1/../x", timeout: T } }, // refused: not an interface name
       { route: { to: "default", via: "10.0.0.2", timeout: T } },
     ];
     const results = await runActions(list, dryCtx);
     expect(results.map((r) => [r.kind, r.ok])).toEqual([
       ["route", true],
-      ["snmp_set", false],
+      ["bond", false],
     ]);
   });
 
