@@ -52,21 +52,41 @@ describe("the shipped examples", () => {
     }
   });
 
-  it("etc/standby.yaml loads with all of rules/", async () => {
+  it("etc/standby.yaml loads with the rules its collectors feed, without a warning", async () => {
+    const r = await loadConfig("etc/standby.yaml");
+    expect(r.ok && r.warnings).toBe(undefined);
     const c = await config("etc/standby.yaml");
     expect(c.ruleFiles).toEqual([
-      "rules/cpu.yaml",
-      "rules/filesystem.yaml",
-      "rules/gateway.yaml",
-      "rules/nic.yaml",
-      "rules/psu.yaml",
-      "rules/raid.yaml",
       "rules/uplink.yaml",
+      "rules/cpu.yaml",
+      "rules/nic.yaml",
+      "rules/filesystem.yaml",
     ]);
     expect(c.groups.map((g) => g.name)).toEqual(["uplink"]);
     expect(c.collectors.map((c) => `${c.name}:${c.type}`)).toEqual(["local:os", "gw-a:probe", "gw-b:probe"]);
     expect(c.host).toBe(hostname());
   });
+
+  it("warns, with positions, about rules no configured collector feeds (typos that passed check before)", async () => {
+    const r = await loadConfig("test/fixtures/config/catalogue/standby.yaml");
+    expect(r.ok).toBe(true);
+    const F = "test/fixtures/config/catalogue/rules.yaml";
+    expect(r.ok ? (r.warnings ?? []).map(formatError) : []).toEqual([
+      `${F}:3:33: warning: rule "typo-metric": metric: no collector emits "probe.sucess"; did you mean "probe.success"?`,
+      `${F}:4:71: warning: rule "typo-collector": labels.collector: no configured collector is named "gw-aa" (did you mean "gw-a"?); configured: local, gw-a`,
+      `${F}:5:75: warning: rule "wrong-collector": labels.collector: collector "gw-a" (probe) does not emit "cpu.load_percent"; it emits probe.success, probe.rtt_ms`,
+      `${F}:6:59: warning: rule "typo-label": labels.dev: "nic.link_up" has no label "dev"; its labels: host, collector, device`,
+      `${F}:7:36: warning: rule "not-configured": metric: no collector emits "ipmi.psu"`,
+    ]);
+  });
+
+  it.each(["etc/default.yaml", "examples/uplink/standby.yaml"])(
+    "%s loads without a warning",
+    async (file) => {
+      const r = await loadConfig(file);
+      expect(r.ok ? (r.warnings ?? []).map(formatError) : r.errors.map(formatError)).toEqual([]);
+    },
+  );
 
   it("examples/uplink/standby.yaml loads", async () => {
     await config("examples/uplink/standby.yaml");
