@@ -4,8 +4,8 @@ import { startApi } from "../api/server.js";
 import type { Log } from "../collector.js";
 import { formatError, loadConfig } from "../config/load.js";
 import { resolveSecret } from "../config/secrets.js";
-import { Daemon } from "../daemon/daemon.js";
-import { formatEvent } from "./format.js";
+import { Daemon, type ReloadOutcome } from "../daemon/daemon.js";
+import { formatEvent, formatOffset } from "./format.js";
 import type { Io } from "./io.js";
 
 export interface RunOptions {
@@ -39,7 +39,12 @@ export async function runDaemon(opts: RunOptions, io: Io): Promise<number> {
     config: loaded.config,
     log,
     dryRun: opts.dryRun === true,
-    ...(opts.view ? { onEvent: (e) => io.out(formatEvent(e, daemon.startedAt)) } : {}),
+    ...(opts.view
+      ? {
+          onEvent: (e) => io.out(formatEvent(e, daemon.startedWall)),
+          onReload: (r) => io.out(formatReload(r, daemon.startedWall)),
+        }
+      : {}),
   });
   try {
     await daemon.start();
@@ -52,7 +57,12 @@ export async function runDaemon(opts: RunOptions, io: Io): Promise<number> {
   const apiSpec = loaded.config.api ?? { listen: "127.0.0.1:9477" };
   try {
     const token = apiSpec.token ? await resolveSecret(apiSpec.token) : undefined;
-    api = await startApi(daemon, { listen: apiSpec.listen, ...(token ? { token } : {}), log });
+    api = await startApi(daemon, {
+      listen: apiSpec.listen,
+      ...(token ? { token } : {}),
+      log,
+      clock: daemon.clock,
+    });
     log.info({ listen: apiSpec.listen }, "api listening");
   } catch (err) {
     // Monitoring goes on without the API: failing over matters more than `standby status`.
@@ -68,26 +78,47 @@ export async function runDaemon(opts: RunOptions, io: Io): Promise<number> {
 
   return new Promise<number>((resolve) => {
     let stopping = false;
-    const stop = async (signal: string) => {
+    const stop = async (why: string, code: number) => {
       if (stopping) return;
       stopping = true;
-      log.info({ signal }, "stopping");
-      await daemon.stop();
+      log.info({ signal: why }, "stopping");
+      try {
+        await daemon.stop();
+      } catch (err) {
+        log.error({ err: (err as Error).message }, "stop failed");
+        code = code || 1;
+      }
       await new Promise<void>((r) => (api ? api.close(() => r()) : r()));
-      resolve(0);
+      resolve(code);
     };
-    process.on("SIGTERM", () => void stop("SIGTERM"));
-    process.on("SIGINT", () => void stop("SIGINT"));
+    process.on("SIGTERM", () => void stop("SIGTERM", 0));
+    process.on("SIGINT", () => void stop("SIGINT", 0));
+    if (opts.view) {
+      // The live view is what this process is for: if its reader goes away (EPIPE), exit non-zero so that
+      // systemd (Restart=on-failure) or the operator notices, rather than monitoring on in silence.
+      process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+        log.error({ err: err.message, code: err.code }, "the live view's output is gone; stopping");
+        void stop(`stdout ${err.code ?? "error"}`, 1);
+      });
+    }
+    // SIGHUP reloads; reloads never overlap (the daemon coalesces them) and never throw from here.
     process.on("SIGHUP", () => {
-      void (async () => {
-        const next = await loadConfig(opts.config);
-        if (!next.ok) {
+      daemon
+        .requestReload(async () => {
+          const next = await loadConfig(opts.config);
+          if (next.ok) return { ok: true, config: next.config };
           for (const e of next.errors) log.error({ error: formatError(e) }, "reload refused: invalid config");
-          log.warn({ errors: next.errors.length }, "reload refused; the running configuration stays");
-          return;
-        }
-        await daemon.reload(next.config);
-      })().catch((err: unknown) => log.error({ err: (err as Error).message }, "reload failed"));
+          return {
+            ok: false,
+            message: `invalid config (${next.errors.length} error(s)): ${next.errors.map(formatError).join("; ")}`,
+          };
+        })
+        .catch((err: unknown) => log.error({ err: (err as Error).message }, "reload failed"));
     });
   });
+}
+
+/** A reload in the live view. */
+export function formatReload(r: ReloadOutcome, t0: number): string {
+  return `${formatOffset(r.ts, t0).padStart(10)}  ${(r.ok ? "reloaded" : "reload_refused").padEnd(19)} — ${r.message}`;
 }

@@ -15,6 +15,8 @@ export const EVENT_KINDS = [
   "redundancy_restored",
   "no_healthy_member",
   "action",
+  "state_discarded",
+  "switch_resumed",
 ] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
 
