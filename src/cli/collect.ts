@@ -34,7 +34,7 @@ export async function runCollect(opts: CollectOptions, io: Io): Promise<number> 
     warn: (o, m) => problems.push(`${m ?? ""} ${JSON.stringify(o)}`),
     error: (o, m) => problems.push(`${m ?? ""} ${JSON.stringify(o)}`),
   };
-  const ctx = { host: config.host, now: monoNow, log };
+  const ctx = { host: config.host, now: () => Math.round(monoNow()), log };
   const collectors: Collector[] = [];
   for (const spec of config.collectors) {
     if (opts.only && !opts.only.includes(spec.name)) continue;

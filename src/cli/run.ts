@@ -35,14 +35,31 @@ export async function runDaemon(opts: RunOptions, io: Io): Promise<number> {
     },
     pino.destination({ dest: 2, sync: true }),
   ) as unknown as Log & { fatal: (o: object, m?: string) => void };
+  let viewGone = false;
+  let viewError: NodeJS.ErrnoException | undefined;
+  let onViewGone = (err: NodeJS.ErrnoException) => {
+    viewError = err; // before the daemon runs: stopped as soon as it does
+  };
+  if (opts.view) {
+    // The live view is what this process is for: if its reader goes away (EPIPE), exit non-zero so that
+    // systemd (Restart=on-failure) or the operator notices, rather than monitoring on in silence.
+    // main.ts's handler (EPIPE is no error for `schema | head`) would exit 0 without draining: replaced here.
+    process.stdout.removeAllListeners("error");
+    process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+      if (viewGone) return;
+      viewGone = true;
+      log.error({ err: err.message, code: err.code }, "the live view's output is gone; stopping");
+      onViewGone(err);
+    });
+  }
   const daemon = new Daemon({
     config: loaded.config,
     log,
     dryRun: opts.dryRun === true,
     ...(opts.view
       ? {
-          onEvent: (e) => io.out(formatEvent(e, daemon.startedWall)),
-          onReload: (r) => io.out(formatReload(r, daemon.startedWall)),
+          onEvent: (e) => viewGone || io.out(formatEvent(e, daemon.startedWall)),
+          onReload: (r) => viewGone || io.out(formatReload(r, daemon.startedWall)),
         }
       : {}),
   });
@@ -93,14 +110,8 @@ export async function runDaemon(opts: RunOptions, io: Io): Promise<number> {
     };
     process.on("SIGTERM", () => void stop("SIGTERM", 0));
     process.on("SIGINT", () => void stop("SIGINT", 0));
-    if (opts.view) {
-      // The live view is what this process is for: if its reader goes away (EPIPE), exit non-zero so that
-      // systemd (Restart=on-failure) or the operator notices, rather than monitoring on in silence.
-      process.stdout.on("error", (err: NodeJS.ErrnoException) => {
-        log.error({ err: err.message, code: err.code }, "the live view's output is gone; stopping");
-        void stop(`stdout ${err.code ?? "error"}`, 1);
-      });
-    }
+    if (viewError) onViewGone(viewError);
+    else onViewGone = (err) => void stop(`stdout ${err.code ?? "error"}`, 1);
     // SIGHUP reloads; reloads never overlap (the daemon coalesces them) and never throw from here.
     process.on("SIGHUP", () => {
       daemon

@@ -374,7 +374,8 @@ export class Daemon {
     }
     const reason = `${stateFile(dir)} is unusable: ${r.why}; ${where}; starting as with no saved state (adopting what is installed)`;
     this.log.error({ state_dir: dir, why: r.why }, reason);
-    this.handle({ events: [{ ts: this.now(), kind: "state_discarded", reason }], switches: [] });
+    this.record({ ts: this.now(), kind: "state_discarded", reason });
+    // The next save replaces the file with the state as adopted.
     return undefined;
   }
 
@@ -384,7 +385,8 @@ export class Daemon {
    */
   private async buildCollectors(config: Config, strict: boolean): Promise<Collector[]> {
     if (this.opts.collectors) return [...this.opts.collectors];
-    const ctx = { host: config.host, now: () => this.now(), log: this.log };
+    // Samples are stamped on the monotonic clock, in whole ms (metrics.prom and traces want integers).
+    const ctx = { host: config.host, now: () => Math.round(this.now()), log: this.log };
     const specs = await Promise.all(config.collectors.map((spec) => this.resolveTargets(spec)));
     return specs.flatMap((spec) => {
       if (!spec) return [];
