@@ -8,11 +8,10 @@ import type { Config } from "../../src/config/schema.js";
 import { Daemon, type DaemonOptions } from "../../src/daemon/daemon.js";
 import type { Sample } from "../../src/engine/types.js";
 import type { StandbyEvent } from "../../src/groups/events.js";
-import { monoNow } from "../../src/util/clock.js";
 import { quietLog } from "../helpers.js";
 
 /** A stream collector the test drives by hand: `send(value)` emits one probe.success sample for gw-X. */
-export function fakeProbe(name: string, now: () => number = monoNow) {
+export function fakeProbe(name: string, now: () => number) {
   let emit: ((s: Sample[]) => void) | undefined;
   const labels = Object.freeze({ collector: name });
   const signals: AbortSignal[] = [];
@@ -83,7 +82,9 @@ ${o.minHealthy !== undefined ? `    min_healthy: ${o.minHealthy}\n` : ""}${o.ext
 export const running: Daemon[] = [];
 
 export async function start(config: Config, opts: Partial<DaemonOptions> = {}) {
-  const now = opts.clock ? () => opts.clock!.mono() : monoNow;
+  // Samples are stamped as the daemon's collectors stamp them: with the clock it gives them (ctx.now).
+  let daemon: { clock?: { mono(): number } } | undefined;
+  const now = () => daemon?.clock?.mono() ?? Date.now();
   const a = fakeProbe("gw-a", now);
   const b = fakeProbe("gw-b", now);
   const events: StandbyEvent[] = [];
@@ -95,6 +96,7 @@ export async function start(config: Config, opts: Partial<DaemonOptions> = {}) {
     reassertEvery: 0,
     ...opts,
   });
+  daemon = d;
   await d.start();
   running.push(d);
   return { d, a, b, events };
