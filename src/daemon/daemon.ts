@@ -141,12 +141,33 @@ export class Daemon {
     this.dryRun = opts.dryRun === true;
     this.startedAt = this.clock.mono();
     this.startedWall = this.clock.wall();
+    this.offset = this.startedWall - this.startedAt;
     this.writeFile = opts.writeFile ?? ((path, data) => writeFileAtomic(path, data));
     this.act = opts.runAction ?? runAction;
   }
 
   private now(): number {
     return this.clock.mono();
+  }
+
+  /**
+   * The offset between wall and monotonic time, followed when it moves by 2 ms or more (a clock step, NTP
+   * slewing) but not for the sub-millisecond jitter of reading two clocks: events that are 3 s apart on the
+   * monotonic clock are 3 s apart in the event log.
+   */
+  private offset: number;
+  private readonly wallClock: Clock = {
+    mono: () => 0,
+    wall: () => {
+      const off = this.clock.wall() - this.clock.mono();
+      if (Math.abs(off - this.offset) >= 2) this.offset = off;
+      return this.offset;
+    },
+  };
+
+  /** The wall time of a monotonic instant (events, status, state.json). */
+  private wallOf(mono: number): number {
+    return toWall(mono, this.wallClock);
   }
 
   async start(): Promise<void> {
@@ -158,7 +179,7 @@ export class Daemon {
     const initial = new Map<string, GroupState>();
     for (const g of this.config.groups) {
       const d = saved?.[g.name];
-      const s = d ? fromDurable(g, d, this.now(), this.clock) : undefined;
+      const s = d ? fromDurable(g, d, this.now(), this.wallClock) : undefined;
       if (s) {
         initial.set(g.name, s);
         if (d?.intents?.length) this.intents.set(g.name, [...d.intents]);
@@ -277,7 +298,7 @@ export class Daemon {
   /** For people: every time in it is wall time. */
   status(): DaemonStatus {
     const p = this.pipeline;
-    const w = (t: number) => toWall(t, this.clock);
+    const w = (t: number) => this.wallOf(t);
     return {
       host: this.config.host,
       started_at: this.startedWall,
@@ -583,7 +604,7 @@ export class Daemon {
   private record(event: StandbyEvent): StandbyEvent {
     const e: StandbyEvent = {
       ...event,
-      ts: toWall(event.ts, this.clock),
+      ts: this.wallOf(event.ts),
       ...(this.dryRun ? { dry_run: true } : {}),
     };
     try {
@@ -645,7 +666,7 @@ export class Daemon {
         const groups: Record<string, DurableGroupState> = {};
         for (const g of this.config.groups) {
           const s = this.pipeline.groupState(g.name);
-          if (s) groups[g.name] = toDurable(s, this.intents.get(g.name) ?? [], this.clock);
+          if (s) groups[g.name] = toDurable(s, this.intents.get(g.name) ?? [], this.wallClock);
         }
         const key = `${this.config.state_dir}\n${JSON.stringify(groups)}`;
         if (key === this.lastSaved) return true;

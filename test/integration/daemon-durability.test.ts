@@ -88,6 +88,20 @@ describe("time (item 3)", () => {
     expect(pinned.ok).toBe(true);
   });
 
+  it("event times keep their monotonic distance despite the jitter of reading two clocks", async () => {
+    const dir = tempDir();
+    let mono = 5_000.4;
+    let jitter = 0;
+    // Date.now() truncates: its offset from the monotonic clock wobbles by up to 1 ms from read to read.
+    const clock: Clock = { mono: () => mono, wall: () => Math.floor(mono + 1_800_000_000_000 + jitter) };
+    const { d } = await start(await setup(dir), { clock, metricsEvery: 0 });
+    const a = await d.command("uplink", { command: "freeze" });
+    mono += 3000;
+    jitter = 0.9;
+    const b = await d.command("uplink", { command: "unfreeze" });
+    expect(b.events[0]!.ts - a.events[0]!.ts).toBe(3000);
+  });
+
   it("a pin beyond setTimeout's range (2^31-1 ms) does not expire when the capped timer wakes", async () => {
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval"] });
     const dir = tempDir();
