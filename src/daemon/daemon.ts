@@ -408,7 +408,7 @@ export class Daemon {
     if (this.opts.collectors) return [...this.opts.collectors];
     // Samples are stamped on the monotonic clock, in whole ms (metrics.prom and traces want integers).
     const ctx = { host: config.host, now: () => Math.round(this.now()), log: this.log };
-    const specs = await Promise.all(config.collectors.map((spec) => this.resolveTargets(spec)));
+    const specs = await Promise.all(config.collectors.map((spec) => this.resolveTargets(spec, strict)));
     return specs.flatMap((spec) => {
       if (!spec) return [];
       try {
@@ -548,9 +548,10 @@ export class Daemon {
 
   /**
    * A probe whose target is `gateway` probes the default route's gateway, read when collectors start (and
-   * on reload). Without a default route the collector is not started, and says why.
+   * on reload). Without a default route the collector is not started, and says why (at start), or the reload
+   * is refused (`strict`).
    */
-  private async resolveTargets(spec: CollectorSpec): Promise<CollectorSpec | undefined> {
+  private async resolveTargets(spec: CollectorSpec, strict: boolean): Promise<CollectorSpec | undefined> {
     if (spec.type !== "probe" || spec.probe.target !== "gateway") return spec;
     try {
       const gw = (await readRoutes()).find((r) => r.dst === "default" && r.gateway)?.gateway;
@@ -558,6 +559,11 @@ export class Daemon {
       this.log.info({ collector: spec.name, target: gw }, "probing the default gateway");
       return { ...spec, probe: { ...spec.probe, target: gw } };
     } catch (err) {
+      // On reload, the probe the running config has is kept rather than dropped.
+      if (strict)
+        throw new Error(
+          `collector "${spec.name}": cannot find the default gateway to probe: ${(err as Error).message}`,
+        );
       this.log.error(
         { collector: spec.name, err: (err as Error).message },
         "cannot find the default gateway to probe",

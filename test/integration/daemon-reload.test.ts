@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { ActionContext, ActionResult } from "../../src/actions/run.js";
 import type { ActionSpec } from "../../src/actions/types.js";
 import type { Config } from "../../src/config/schema.js";
+import type { ReloadOutcome } from "../../src/daemon/daemon.js";
 import type { GroupSpec } from "../../src/groups/types.js";
 import { readJson, setup, sleep, start, stopAll, switchesFile, tempDir, until } from "./daemon-harness.js";
 
@@ -93,8 +94,10 @@ describe("reload (item 8)", () => {
   it("coalesces reloads: five at once are one, plus one after it; no collector is orphaned", async () => {
     const dir = tempDir();
     const config = await setup(dir);
-    const { d, a, b } = await start(config);
+    const outcomes: ReloadOutcome[] = [];
+    const { d, a, b } = await start(config, { onReload: (r) => outcomes.push(r) });
     const all = await Promise.all([1, 2, 3, 4, 5].map(() => d.reload(config)));
+    expect(outcomes.map((o) => o.ok)).toEqual([true, true]);
     expect(all.every((r) => r?.ok)).toBe(true);
     // Started once at start, then once per reload actually run.
     expect(a.signals.length).toBe(3);
