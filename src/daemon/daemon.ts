@@ -116,6 +116,10 @@ export class Daemon {
   /** state.json writes, in order; a write queued and not started yet takes every later change with it. */
   private readonly stateWrites = new SerialQueue();
   private stateQueued: Promise<boolean> | undefined;
+  private stateInFlight: { seq: number; done: Promise<boolean> } | undefined;
+  /** Bumped by every request to save; a write covers the requests made before it started. */
+  private stateSeq = 0;
+  private stateWritten = 0;
   private lastSaved: string | undefined;
   /** Dry run: the differences between decision and reality already logged, per group. */
   private readonly dryRunDiffs = new Map<string, string>();
@@ -665,20 +669,29 @@ export class Daemon {
    */
   private saveState(): Promise<boolean> {
     if (this.dryRun) return Promise.resolve(true);
+    this.stateSeq++;
     if (this.stateQueued) return this.stateQueued;
-    const p = this.stateWrites
+    const p: Promise<boolean> = this.stateWrites
       .run(async () => {
         this.stateQueued = undefined;
-        const groups: Record<string, DurableGroupState> = {};
-        for (const g of this.config.groups) {
-          const s = this.pipeline.groupState(g.name);
-          if (s) groups[g.name] = toDurable(s, this.intents.get(g.name) ?? [], this.wallClock);
+        const seq = this.stateSeq;
+        this.stateInFlight = { seq, done: p };
+        try {
+          const groups: Record<string, DurableGroupState> = {};
+          for (const g of this.config.groups) {
+            const s = this.pipeline.groupState(g.name);
+            if (s) groups[g.name] = toDurable(s, this.intents.get(g.name) ?? [], this.wallClock);
+          }
+          const key = `${this.config.state_dir}\n${JSON.stringify(groups)}`;
+          if (key !== this.lastSaved) {
+            await this.writeFile(stateFile(this.config.state_dir), serializeState(groups, this.clock.wall()));
+            this.lastSaved = key;
+          }
+          return true;
+        } finally {
+          this.stateWritten = Math.max(this.stateWritten, seq);
+          this.stateInFlight = undefined;
         }
-        const key = `${this.config.state_dir}\n${JSON.stringify(groups)}`;
-        if (key === this.lastSaved) return true;
-        await this.writeFile(stateFile(this.config.state_dir), serializeState(groups, this.clock.wall()));
-        this.lastSaved = key;
-        return true;
       })
       .catch((err: unknown) => {
         this.log.error(
@@ -689,6 +702,17 @@ export class Daemon {
       });
     this.stateQueued = p;
     return p;
+  }
+
+  /**
+   * Resolves once the state as of `seq` (a value of stateSeq) is on disk: at once if it is, with the write
+   * running if that one started after it, else with the next one. A switch waits for this before it acts,
+   * without a second write when the one for its decision is already under way.
+   */
+  private stateDurable(seq: number): Promise<boolean> {
+    if (this.dryRun || this.stateWritten >= seq) return Promise.resolve(true);
+    if (this.stateInFlight && this.stateInFlight.seq >= seq) return this.stateInFlight.done;
+    return this.stateQueued ?? this.saveState();
   }
 
   private queue(group: string): SerialQueue {
@@ -702,13 +726,15 @@ export class Daemon {
     const list = this.intents.get(sw.group) ?? [];
     list.push(intent);
     this.intents.set(sw.group, list);
+    void this.saveState();
+    const seq = this.stateSeq;
     this.pendingSwitches.set(sw.group, (this.pendingSwitches.get(sw.group) ?? 0) + 1);
     this.queue(sw.group)
       .run(async () => {
         try {
           // Persist, then act: the intent is on disk before the first action runs. A disk that fails does
           // not stop the failover (logged by saveState).
-          await this.saveState();
+          await this.stateDurable(seq);
           await this.runSwitch(sw);
         } finally {
           this.pendingSwitches.set(sw.group, (this.pendingSwitches.get(sw.group) ?? 1) - 1);

@@ -275,6 +275,29 @@ describe("writes off the event loop (item 12)", () => {
     expect(switchesFile(dir)).toEqual(["isp-a>isp-b"]);
   });
 
+  it("a switch waits for one state write (the one with its intent), not two", async () => {
+    const dir = tempDir();
+    const writes: string[] = [];
+    let writesWhenActing = -1;
+    const { a, b } = await start(await setup(dir), {
+      writeFile: async (_path, data) => {
+        writes.push(data);
+        await sleep(30);
+      },
+      runAction: async () => {
+        writesWhenActing = writes.length;
+        return { ok: true, kind: "exec", durationMs: 0, output: "" };
+      },
+    });
+    for (let i = 0; i < 3; i++) b.send(1);
+    await sleep(150);
+    const n0 = writes.length;
+    for (let i = 0; i < 3; i++) a.send(0);
+    await until(() => writesWhenActing >= 0);
+    expect(writesWhenActing).toBe(n0 + 1);
+    expect(JSON.parse(writes[n0]!).groups.uplink.intents).toHaveLength(1);
+  });
+
   it("the event log keeps the order of events across batches and has them all at stop", async () => {
     const dir = tempDir();
     const { d, a, b, events } = await start(await setup(dir));
