@@ -63,6 +63,26 @@ export async function runDaemon(opts: RunOptions, io: Io): Promise<number> {
         }
       : {}),
   });
+  // SIGHUP reloads; reloads never overlap (the daemon coalesces them) and never throw from here. A SIGHUP during
+  // start (whose default action would kill the process) is held and applied once the daemon runs.
+  const reload = () => {
+    daemon
+      .requestReload(async () => {
+        const next = await loadConfig(opts.config);
+        if (next.ok) return { ok: true, config: next.config };
+        for (const e of next.errors) log.error({ error: formatError(e) }, "reload refused: invalid config");
+        return {
+          ok: false,
+          message: `invalid config (${next.errors.length} error(s)): ${next.errors.map(formatError).join("; ")}`,
+        };
+      })
+      .catch((err: unknown) => log.error({ err: (err as Error).message }, "reload failed"));
+  };
+  let hupDuringStart = false;
+  let onHup = () => {
+    hupDuringStart = true;
+  };
+  process.on("SIGHUP", () => onHup());
   try {
     await daemon.start();
   } catch (err) {
@@ -112,20 +132,8 @@ export async function runDaemon(opts: RunOptions, io: Io): Promise<number> {
     process.on("SIGINT", () => void stop("SIGINT", 0));
     if (viewError) onViewGone(viewError);
     else onViewGone = (err) => void stop(`stdout ${err.code ?? "error"}`, 1);
-    // SIGHUP reloads; reloads never overlap (the daemon coalesces them) and never throw from here.
-    process.on("SIGHUP", () => {
-      daemon
-        .requestReload(async () => {
-          const next = await loadConfig(opts.config);
-          if (next.ok) return { ok: true, config: next.config };
-          for (const e of next.errors) log.error({ error: formatError(e) }, "reload refused: invalid config");
-          return {
-            ok: false,
-            message: `invalid config (${next.errors.length} error(s)): ${next.errors.map(formatError).join("; ")}`,
-          };
-        })
-        .catch((err: unknown) => log.error({ err: (err as Error).message }, "reload failed"));
-    });
+    if (hupDuringStart) reload();
+    onHup = reload;
   });
 }
 

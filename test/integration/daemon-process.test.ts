@@ -3,7 +3,7 @@
  * the CLI, SIGHUP reload (an invalid config is refused and the old one keeps running), SIGTERM shutdown.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -137,6 +137,61 @@ describe("standby run as a process", () => {
       expect(verr).toContain("the live view's output is gone");
     } finally {
       view.kill("SIGKILL");
+    }
+  }, 20_000);
+
+  it("a SIGHUP while it starts (finishing a switch cut short) is applied once it runs, not fatal", async () => {
+    const sdir = mkdtempSync(join(tmpdir(), "sb-proc-hup-"));
+    writeFileSync(join(sdir, "rules.yaml"), readFileSync(join(dir, "rules.yaml"), "utf8"));
+    const sfile = join(sdir, "standby.yaml");
+    const port = (server.address() as { port: number }).port;
+    writeFileSync(
+      sfile,
+      config(port, apiPort + 2, sdir).replace(
+        "{name: backup, priority: 50, health: [], activate: []}",
+        "{name: backup, priority: 50, health: [], activate: [{exec: {argv: [sleep, '1']}}]}",
+      ),
+    );
+    mkdirSync(join(sdir, "state"));
+    const wall = Date.now();
+    writeFileSync(
+      join(sdir, "state", "state.json"),
+      JSON.stringify({
+        version: 2,
+        savedAt: wall,
+        groups: {
+          svc: {
+            active: "backup",
+            since: wall,
+            switches: [],
+            hold: 0,
+            excluded: {},
+            intents: [{ from: "primary", to: "backup", kind: "manual_switch", reason: "test" }],
+          },
+        },
+      }),
+    );
+    const p = spawn(process.execPath, [MAIN, "run", "--config", sfile], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let err = "";
+    p.stderr!.setEncoding("utf8").on("data", (d: string) => (err += d));
+    try {
+      const t0 = Date.now();
+      while (!err.includes("cut short by a restart")) {
+        if (Date.now() - t0 > 10_000 || p.exitCode !== null) throw new Error(`no resume logged: ${err}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(err).not.toContain('"standby started"');
+      p.kill("SIGHUP"); // while the resumed activation (sleep 1) runs
+      while (!err.includes("configuration reloaded")) {
+        if (Date.now() - t0 > 10_000 || p.exitCode !== null) throw new Error(`no reload logged: ${err}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(err.indexOf('"standby started"')).toBeLessThan(err.indexOf("configuration reloaded"));
+      expect(p.exitCode).toBeNull();
+    } finally {
+      p.kill("SIGKILL");
     }
   }, 20_000);
 
