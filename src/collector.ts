@@ -4,7 +4,7 @@ import type { Labels, Sample } from "./engine/types.js";
 export interface CollectorContext {
   /** The `host` label every sample carries. */
   readonly host: string;
-  /** Wall clock in ms (a parameter so tests can fake it). */
+  /** The monotonic clock in ms (epoch-like, never steps; see src/util/clock.ts): sample timestamps. */
   readonly now: () => number;
   /** Structured log: `log.warn({err, target}, "message")`. */
   readonly log: Log;

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Log } from "../collector.js";
 import type { CommandResult, DaemonStatus } from "../daemon/daemon.js";
 import type { Command } from "../groups/controller.js";
+import { type Clock, fromWall, systemClock } from "../util/clock.js";
 import { parseDuration } from "../util/duration.js";
 
 /** What the API needs of the daemon. */
@@ -27,8 +28,9 @@ export function parseListen(listen: string): { host: string; port: number } {
  */
 export function startApi(
   backend: ApiBackend,
-  opts: { listen: string; token?: string; log: Log },
+  opts: { listen: string; token?: string; log: Log; clock?: Clock },
 ): Promise<Server> {
+  const clock = opts.clock ?? systemClock;
   const { host, port } = parseListen(opts.listen);
   if (opts.token === undefined && !isLoopback(host)) {
     return Promise.reject(
@@ -38,7 +40,7 @@ export function startApi(
     );
   }
   const server = createServer((req, res) => {
-    handle(backend, opts.token, req, res).catch((err: unknown) => {
+    handle(backend, opts.token, clock, req, res).catch((err: unknown) => {
       opts.log.error({ err: (err as Error).message }, "api request failed");
       send(res, 500, { error: "internal error" });
     });
@@ -79,6 +81,7 @@ async function readBody(req: IncomingMessage): Promise<Record<string, unknown>> 
 async function handle(
   backend: ApiBackend,
   token: string | undefined,
+  clock: Clock,
   req: IncomingMessage,
   res: ServerResponse,
 ) {
@@ -89,7 +92,12 @@ async function handle(
   if (req.method === "GET" && url.pathname === "/v1/status") return send(res, 200, backend.status());
   const m = /^\/v1\/groups\/([^/]+)\/([a-z]+)$/.exec(url.pathname);
   if (m && req.method === "POST") {
-    const group = decodeURIComponent(m[1]!);
+    let group: string;
+    try {
+      group = decodeURIComponent(m[1]!);
+    } catch {
+      return send(res, 400, { error: `malformed group name in the path: ${m[1]}` });
+    }
     const name = m[2]!;
     if (!(API_COMMANDS as readonly string[]).includes(name)) {
       return send(res, 404, {
@@ -102,7 +110,7 @@ async function handle(
     } catch (e) {
       return send(res, 400, { error: `bad request body: ${(e as Error).message}` });
     }
-    const cmd = toCommand(name as ApiCommand, body, Date.now());
+    const cmd = toCommand(name as ApiCommand, body, clock);
     if (typeof cmd === "string") return send(res, 400, { error: cmd });
     const r = await backend.command(group, cmd);
     return send(res, r.ok ? 200 : 409, r);
@@ -110,8 +118,16 @@ async function handle(
   return send(res, 404, { error: `no such endpoint: ${req.method} ${url.pathname}` });
 }
 
-/** A command from its name and request body; a string is the error. */
-export function toCommand(name: ApiCommand, body: Record<string, unknown>, now: number): Command | string {
+/**
+ * A command from its name and request body; a string is the error. The command's times are on the daemon's
+ * monotonic clock: `for` counts from now, `until` (wall ms since the epoch, as people and tools give it) is
+ * converted.
+ */
+export function toCommand(
+  name: ApiCommand,
+  body: Record<string, unknown>,
+  clock: Clock = systemClock,
+): Command | string {
   const member = typeof body.member === "string" ? body.member : undefined;
   switch (name) {
     case "failover":
@@ -121,11 +137,11 @@ export function toCommand(name: ApiCommand, body: Record<string, unknown>, now: 
     case "pin": {
       if (!member) return 'pin needs "member"';
       let until: number | undefined;
-      if (typeof body.until === "number") until = body.until;
+      if (typeof body.until === "number") until = fromWall(body.until, clock);
       else if (typeof body.for === "string") {
         const d = parseDuration(body.for);
         if (d === undefined) return `"for": "${body.for}" is not a duration (e.g. 30m, 2h)`;
-        until = now + d;
+        until = clock.mono() + d;
       }
       return {
         command: "pin",

@@ -3,6 +3,7 @@ import type { Collector, Log } from "../collector.js";
 import { formatError, loadConfig } from "../config/load.js";
 import { Scheduler } from "../daemon/scheduler.js";
 import type { Sample } from "../engine/types.js";
+import { monoNow, toWall } from "../util/clock.js";
 import { formatLabels } from "./format.js";
 import type { Io } from "./io.js";
 
@@ -33,7 +34,7 @@ export async function runCollect(opts: CollectOptions, io: Io): Promise<number> 
     warn: (o, m) => problems.push(`${m ?? ""} ${JSON.stringify(o)}`),
     error: (o, m) => problems.push(`${m ?? ""} ${JSON.stringify(o)}`),
   };
-  const ctx = { host: config.host, now: Date.now, log };
+  const ctx = { host: config.host, now: () => Math.round(monoNow()), log };
   const collectors: Collector[] = [];
   for (const spec of config.collectors) {
     if (opts.only && !opts.only.includes(spec.name)) continue;
@@ -44,7 +45,7 @@ export async function runCollect(opts: CollectOptions, io: Io): Promise<number> 
     }
   }
   const samples: Sample[] = [];
-  const scheduler = new Scheduler((_, s) => samples.push(...s), log);
+  const scheduler = new Scheduler((_, s) => samples.push(...s), log, monoNow);
   const streams = new AbortController();
   for (const c of collectors) {
     if (c.kind === "stream") c.start((s) => samples.push(...s), streams.signal);
@@ -61,7 +62,7 @@ export async function runCollect(opts: CollectOptions, io: Io): Promise<number> 
   for (const s of samples) {
     io.out(
       opts.json
-        ? JSON.stringify(s)
+        ? JSON.stringify({ ...s, ts: toWall(s.ts) })
         : `${s.metric}${formatLabels(s.labels)} ${Number.isInteger(s.value) ? s.value : Number(s.value.toPrecision(6))}${s.state ? ` (${s.state})` : ""}`,
     );
   }

@@ -67,10 +67,15 @@ export function formatStatus(s: DaemonStatus): string[] {
     `standby on ${s.host}: up ${ago(s.started_at)}${s.dry_run ? " (DRY RUN: no action runs)" : ""}; config ${s.config}`,
   );
   for (const w of s.warnings ?? []) lines.push(`warning: ${w}`);
+  if (s.last_reload)
+    lines.push(
+      `last reload ${time(s.last_reload.ts)} (${ago(s.last_reload.ts)} ago): ${s.last_reload.message}`,
+    );
   for (const g of s.groups) {
     const flags = [
       g.frozen ? `FROZEN: ${g.frozen.reason}` : "",
       g.pin ? `pinned to ${g.pin.member}${g.pin.until ? ` until ${time(g.pin.until)}` : ""}` : "",
+      g.switching ? "switch in progress" : "",
     ].filter(Boolean);
     lines.push(
       `group ${g.name}: active ${g.active} for ${ago(g.since)}; failback ${g.failback} (hold ${formatDuration(g.hold_ms)})${flags.length ? `; ${flags.join("; ")}` : ""}`,

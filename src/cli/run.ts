@@ -4,8 +4,8 @@ import { startApi } from "../api/server.js";
 import type { Log } from "../collector.js";
 import { formatError, loadConfig } from "../config/load.js";
 import { resolveSecret } from "../config/secrets.js";
-import { Daemon } from "../daemon/daemon.js";
-import { formatEvent } from "./format.js";
+import { Daemon, type ReloadOutcome } from "../daemon/daemon.js";
+import { formatEvent, formatOffset } from "./format.js";
 import type { Io } from "./io.js";
 
 export interface RunOptions {
@@ -36,12 +36,57 @@ export async function runDaemon(opts: RunOptions, io: Io): Promise<number> {
     pino.destination({ dest: 2, sync: true }),
   ) as unknown as Log & { fatal: (o: object, m?: string) => void };
   for (const w of loaded.warnings ?? []) log.warn({ warning: formatError(w) }, "config warning");
+  let viewGone = false;
+  let viewError: NodeJS.ErrnoException | undefined;
+  let onViewGone = (err: NodeJS.ErrnoException) => {
+    viewError = err; // before the daemon runs: stopped as soon as it does
+  };
+  if (opts.view) {
+    // The live view is what this process is for: if its reader goes away (EPIPE), exit non-zero so that
+    // systemd (Restart=on-failure) or the operator notices, rather than monitoring on in silence.
+    // main.ts's handler (EPIPE is no error for `schema | head`) would exit 0 without draining: replaced here.
+    process.stdout.removeAllListeners("error");
+    process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+      if (viewGone) return;
+      viewGone = true;
+      log.error({ err: err.message, code: err.code }, "the live view's output is gone; stopping");
+      onViewGone(err);
+    });
+  }
   const daemon = new Daemon({
     config: loaded.config,
     log,
     dryRun: opts.dryRun === true,
-    ...(opts.view ? { onEvent: (e) => io.out(formatEvent(e, daemon.startedAt)) } : {}),
+    ...(opts.view
+      ? {
+          onEvent: (e) => viewGone || io.out(formatEvent(e, daemon.startedWall)),
+          onReload: (r) => viewGone || io.out(formatReload(r, daemon.startedWall)),
+        }
+      : {}),
   });
+  // SIGHUP reloads; reloads never overlap (the daemon coalesces them) and never throw from here. A SIGHUP during
+  // start (whose default action would kill the process) is held and applied once the daemon runs.
+  const reload = () => {
+    daemon
+      .requestReload(async () => {
+        const next = await loadConfig(opts.config);
+        if (next.ok) {
+          for (const w of next.warnings ?? []) log.warn({ warning: formatError(w) }, "config warning");
+          return { ok: true, config: next.config };
+        }
+        for (const e of next.errors) log.error({ error: formatError(e) }, "reload refused: invalid config");
+        return {
+          ok: false,
+          message: `invalid config (${next.errors.length} error(s)): ${next.errors.map(formatError).join("; ")}`,
+        };
+      })
+      .catch((err: unknown) => log.error({ err: (err as Error).message }, "reload failed"));
+  };
+  let hupDuringStart = false;
+  let onHup = () => {
+    hupDuringStart = true;
+  };
+  process.on("SIGHUP", () => onHup());
   try {
     await daemon.start();
   } catch (err) {
@@ -53,7 +98,12 @@ export async function runDaemon(opts: RunOptions, io: Io): Promise<number> {
   const apiSpec = loaded.config.api ?? { listen: "127.0.0.1:9477" };
   try {
     const token = apiSpec.token ? await resolveSecret(apiSpec.token) : undefined;
-    api = await startApi(daemon, { listen: apiSpec.listen, ...(token ? { token } : {}), log });
+    api = await startApi(daemon, {
+      listen: apiSpec.listen,
+      ...(token ? { token } : {}),
+      log,
+      clock: daemon.clock,
+    });
     log.info({ listen: apiSpec.listen }, "api listening");
   } catch (err) {
     // Monitoring goes on without the API: failing over matters more than `standby status`.
@@ -69,27 +119,29 @@ export async function runDaemon(opts: RunOptions, io: Io): Promise<number> {
 
   return new Promise<number>((resolve) => {
     let stopping = false;
-    const stop = async (signal: string) => {
+    const stop = async (why: string, code: number) => {
       if (stopping) return;
       stopping = true;
-      log.info({ signal }, "stopping");
-      await daemon.stop();
+      log.info({ signal: why }, "stopping");
+      try {
+        await daemon.stop();
+      } catch (err) {
+        log.error({ err: (err as Error).message }, "stop failed");
+        code = code || 1;
+      }
       await new Promise<void>((r) => (api ? api.close(() => r()) : r()));
-      resolve(0);
+      resolve(code);
     };
-    process.on("SIGTERM", () => void stop("SIGTERM"));
-    process.on("SIGINT", () => void stop("SIGINT"));
-    process.on("SIGHUP", () => {
-      void (async () => {
-        const next = await loadConfig(opts.config);
-        if (!next.ok) {
-          for (const e of next.errors) log.error({ error: formatError(e) }, "reload refused: invalid config");
-          log.warn({ errors: next.errors.length }, "reload refused; the running configuration stays");
-          return;
-        }
-        for (const w of next.warnings ?? []) log.warn({ warning: formatError(w) }, "config warning");
-        await daemon.reload(next.config);
-      })().catch((err: unknown) => log.error({ err: (err as Error).message }, "reload failed"));
-    });
+    process.on("SIGTERM", () => void stop("SIGTERM", 0));
+    process.on("SIGINT", () => void stop("SIGINT", 0));
+    if (viewError) onViewGone(viewError);
+    else onViewGone = (err) => void stop(`stdout ${err.code ?? "error"}`, 1);
+    if (hupDuringStart) reload();
+    onHup = reload;
   });
+}
+
+/** A reload in the live view. */
+export function formatReload(r: ReloadOutcome, t0: number): string {
+  return `${formatOffset(r.ts, t0).padStart(10)}  ${(r.ok ? "reloaded" : "reload_refused").padEnd(19)} — ${r.message}`;
 }

@@ -241,7 +241,7 @@ class Step {
         reason: `${this.s.switches.length} automatic switches within ${formatDuration(within)} (max_switches ${max_switches})`,
         avoid,
       };
-      const resumes = `automatic failback resumes at ${new Date(until).toISOString()} or on unfreeze; ${avoid} kept failing and is avoided as a target`;
+      const resumes = `automatic failback resumes in ${formatDuration(within)} or on unfreeze; ${avoid} kept failing and is avoided as a target`;
       if (kind === "failback") {
         this.emit({
           kind: "frozen",
@@ -518,7 +518,7 @@ function command(st: Step, c: Command & { by?: string }): string | undefined {
         target.name,
         "manual_switch",
         `operator failover${by} from ${s.active} to ${target.name} (${st.status(target.name).health}); held there until ${
-          c.until !== undefined ? `${new Date(c.until).toISOString()}, ` : ""
+          c.until !== undefined ? `its expiry in ${formatDuration(c.until - now)}, ` : ""
         }standby failback or unpin (automatic failback does not undo it)`,
       );
       return undefined;
@@ -559,7 +559,7 @@ function command(st: Step, c: Command & { by?: string }): string | undefined {
       st.emit({
         kind: "pinned",
         member: m.name,
-        reason: `pinned to ${m.name}${by}${c.until !== undefined ? ` until ${new Date(c.until).toISOString()}` : ""}${
+        reason: `pinned to ${m.name}${by}${c.until !== undefined ? ` for ${formatDuration(c.until - now)}` : ""}${
           bad ? ` although ${h} (forced): no automatic failover away from it until its health changes` : ""
         }`,
       });

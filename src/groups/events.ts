@@ -16,6 +16,8 @@ export const EVENT_KINDS = [
   "no_healthy_member",
   "action",
   "switch_retry",
+  "state_discarded",
+  "switch_resumed",
 ] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
 

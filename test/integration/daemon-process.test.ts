@@ -3,7 +3,7 @@
  * the CLI, SIGHUP reload (an invalid config is refused and the old one keeps running), SIGTERM shutdown.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -112,6 +112,94 @@ describe("standby run as a process", () => {
     }
     const { stdout } = await cli("status");
     expect(stdout).toMatch(/group svc: active primary/);
+  });
+
+  it("`--view` whose reader goes away (EPIPE) exits non-zero, so that systemd restarts it", async () => {
+    const vdir = mkdtempSync(join(tmpdir(), "sb-proc-view-"));
+    writeFileSync(join(vdir, "rules.yaml"), readFileSync(join(dir, "rules.yaml"), "utf8"));
+    const vfile = join(vdir, "standby.yaml");
+    const port = (server.address() as { port: number }).port;
+    writeFileSync(vfile, config(port, apiPort + 1, vdir));
+    const view = spawn(process.execPath, [MAIN, "run", "--view", "--config", vfile], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let verr = "";
+    view.stderr!.setEncoding("utf8").on("data", (d: string) => (verr += d));
+    const exited = new Promise<number | null>((r) => view.once("exit", (code) => r(code)));
+    try {
+      await new Promise<void>((r) => view.stdout!.once("data", () => r()));
+      view.stdout!.destroy(); // the reader of the live view is gone
+      const code = await Promise.race([
+        exited,
+        new Promise<"running">((r) => setTimeout(() => r("running"), 8000)),
+      ]);
+      expect(code).toBe(1);
+      expect(verr).toContain("the live view's output is gone");
+    } finally {
+      view.kill("SIGKILL");
+    }
+  }, 20_000);
+
+  it("a SIGHUP while it starts (finishing a switch cut short) is applied once it runs, not fatal", async () => {
+    const sdir = mkdtempSync(join(tmpdir(), "sb-proc-hup-"));
+    writeFileSync(join(sdir, "rules.yaml"), readFileSync(join(dir, "rules.yaml"), "utf8"));
+    const sfile = join(sdir, "standby.yaml");
+    const port = (server.address() as { port: number }).port;
+    writeFileSync(
+      sfile,
+      config(port, apiPort + 2, sdir).replace(
+        "{name: backup, priority: 50, health: [], activate: []}",
+        "{name: backup, priority: 50, health: [], activate: [{exec: {argv: [sleep, '1']}}]}",
+      ),
+    );
+    mkdirSync(join(sdir, "state"));
+    const wall = Date.now();
+    writeFileSync(
+      join(sdir, "state", "state.json"),
+      JSON.stringify({
+        version: 2,
+        savedAt: wall,
+        groups: {
+          svc: {
+            active: "backup",
+            since: wall,
+            switches: [],
+            hold: 0,
+            excluded: {},
+            intents: [{ from: "primary", to: "backup", kind: "manual_switch", reason: "test" }],
+          },
+        },
+      }),
+    );
+    const p = spawn(process.execPath, [MAIN, "run", "--config", sfile], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let err = "";
+    p.stderr!.setEncoding("utf8").on("data", (d: string) => (err += d));
+    try {
+      const t0 = Date.now();
+      while (!err.includes("cut short by a restart")) {
+        if (Date.now() - t0 > 10_000 || p.exitCode !== null) throw new Error(`no resume logged: ${err}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(err).not.toContain('"standby started"');
+      p.kill("SIGHUP"); // while the resumed activation (sleep 1) runs
+      while (!err.includes("configuration reloaded")) {
+        if (Date.now() - t0 > 10_000 || p.exitCode !== null) throw new Error(`no reload logged: ${err}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(err.indexOf('"standby started"')).toBeLessThan(err.indexOf("configuration reloaded"));
+      expect(p.exitCode).toBeNull();
+    } finally {
+      p.kill("SIGKILL");
+    }
+  }, 20_000);
+
+  it("SIGHUP shows in `standby status` (last reload)", async () => {
+    const { stdout } = await cli("status");
+    expect(stdout).toMatch(/last reload .*: reloaded: 1 group\(s\)/);
+    const json = JSON.parse((await cli("status", "--json")).stdout);
+    expect(json.last_reload).toMatchObject({ ok: true });
   });
 
   it("SIGTERM stops it cleanly", async () => {

@@ -8,6 +8,7 @@ import type { Config } from "../../src/config/schema.js";
 import { Daemon } from "../../src/daemon/daemon.js";
 import type { Sample } from "../../src/engine/types.js";
 import type { StandbyEvent } from "../../src/groups/events.js";
+import { monoNow } from "../../src/util/clock.js";
 import { quietLog } from "../helpers.js";
 
 /** A stream collector the test drives by hand: `send(value)` emits one probe.success sample for gw-X. */
@@ -23,7 +24,8 @@ function fakeProbe(name: string) {
   };
   return {
     c,
-    send: (value: number, ts = Date.now()) => emit?.([{ metric: "probe.success", labels, value, ts }]),
+    send: (value: number, ts = Math.round(monoNow())) =>
+      emit?.([{ metric: "probe.success", labels, value, ts }]),
   };
 }
 

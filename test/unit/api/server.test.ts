@@ -65,17 +65,39 @@ describe("the local API", () => {
     );
   });
 
+  it("answers 400, not 500, to a malformed %-escape in the path", async () => {
+    const r = await call("/v1/groups/%zz/failover", { method: "POST" });
+    expect(r.status).toBe(400);
+    expect(await r.json()).toEqual({ error: "malformed group name in the path: %zz" });
+  });
+
+  it("puts command times on the monotonic clock: `for` from now, a wall `until` converted", () => {
+    // Monotonic time 1 000 000 is wall time 5 000 000 here (the wall clock was stepped, or the process is old).
+    const clock = { mono: () => 1_000_000, wall: () => 5_000_000 };
+    expect(toCommand("pin", { member: "b", for: "10m" }, clock)).toEqual({
+      command: "pin",
+      member: "b",
+      until: 1_600_000,
+    });
+    expect(toCommand("pin", { member: "b", until: 5_060_000 }, clock)).toEqual({
+      command: "pin",
+      member: "b",
+      until: 1_060_000,
+    });
+  });
+
   it("parses listen addresses and command bodies", () => {
+    const fixed = { mono: () => 0, wall: () => 0 };
     expect(parseListen("127.0.0.1:9477")).toEqual({ host: "127.0.0.1", port: 9477 });
     expect(parseListen("[::1]:9477")).toEqual({ host: "::1", port: 9477 });
     expect(() => parseListen("localhost")).toThrow(/not HOST:PORT/);
-    expect(toCommand("pin", { member: "b", for: "soon" }, 0)).toBe(
+    expect(toCommand("pin", { member: "b", for: "soon" }, fixed)).toBe(
       '"for": "soon" is not a duration (e.g. 30m, 2h)',
     );
-    expect(toCommand("freeze", { reason: "maintenance" }, 0)).toEqual({
+    expect(toCommand("freeze", { reason: "maintenance" }, fixed)).toEqual({
       command: "freeze",
       reason: "maintenance",
     });
-    expect(toCommand("failover", { member: "b" }, 0)).toEqual({ command: "failover", member: "b" });
+    expect(toCommand("failover", { member: "b" }, fixed)).toEqual({ command: "failover", member: "b" });
   });
 });
