@@ -153,7 +153,7 @@ export class Pipeline {
     slot.state = r.state;
     out.events.push(...r.events);
     if (r.switch) {
-      const ev = r.events.find((e) => e.to === r.switch!.to && e.kind === r.switch!.kind);
+      const ev = r.events.find((e) => e.kind === r.switch!.kind && "to" in e && e.to === r.switch!.to);
       out.switches.push({ group: slot.spec.name, ...r.switch, reason: ev?.reason ?? "" });
     }
     return r.error;

@@ -126,3 +126,10 @@ export const switchContext: ActionContext = {
   reason: "gw-a-down firing",
   dryRun: false,
 };
+
+import type { StandbyEvent } from "../src/groups/events.js";
+
+/** A field of any event, for tests that list events of several kinds (`field(e, "to")`). */
+export function field(e: StandbyEvent, name: string): unknown {
+  return (e as unknown as Record<string, unknown>)[name];
+}

@@ -29,9 +29,9 @@ export interface NotifyOptions {
 /** The context a hook runs in, from the event. */
 export function notifyContext(event: StandbyEvent, opts: NotifyOptions = {}): ActionContext {
   return {
-    group: event.group ?? "",
-    ...(event.from !== undefined ? { from: event.from } : {}),
-    to: event.to ?? "",
+    group: "group" in event ? event.group : "",
+    ...("from" in event ? { from: event.from } : {}),
+    to: "to" in event ? event.to : "member" in event ? event.member : "",
     reason: event.reason,
     dryRun: opts.dryRun ?? false,
     ...(opts.signal ? { signal: opts.signal } : {}),

@@ -103,7 +103,7 @@ export function formatStatus(s: DaemonStatus): string[] {
 }
 
 function formatEventLine(e: StandbyEvent): string {
-  return `${time(e.ts)} ${e.kind}${e.group ? ` ${e.group}` : ""}: ${e.reason}`;
+  return `${time(e.ts)} ${e.kind}${"group" in e ? ` ${e.group}` : ""}: ${e.reason}`;
 }
 
 export async function runStatus(opts: { config: string; json?: boolean }, io: Io): Promise<number> {

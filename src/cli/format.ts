@@ -1,5 +1,5 @@
 import type { Labels } from "../engine/types.js";
-import type { StandbyEvent } from "../groups/events.js";
+import type { EventKind, EventOf, StandbyEvent } from "../groups/events.js";
 
 export function formatLabels(labels: Labels | undefined): string {
   if (!labels) return "";
@@ -13,19 +13,32 @@ export function formatOffset(ts: number, t0: number): string {
   return `${d >= 0 ? "+" : "-"}${Math.abs(d).toFixed(3)}s`;
 }
 
-function subject(e: StandbyEvent): string {
-  switch (e.kind) {
-    case "rule":
-      return `${e.rule}${formatLabels(e.labels)} ${typeof e.prev === "string" ? `${e.prev} → ` : ""}${e.state}`;
-    case "health":
-      return `${e.group}/${e.member} ${e.state}`;
-    case "failover":
-    case "failback":
-    case "manual_switch":
-      return `${e.group}: ${e.from} → ${e.to}`;
-    default:
-      return `${e.group ?? ""}${e.member ? `/${e.member}` : ""}`;
-  }
+const memberOf = (e: { group: string; member: string }) => `${e.group}/${e.member}`;
+const switchOf = (e: { group: string; from: string; to: string }) => `${e.group}: ${e.from} → ${e.to}`;
+
+/** What each kind of event is about, in a few words: one entry per kind (the compiler checks that none is missing). */
+const SUBJECT: { readonly [K in EventKind]: (e: EventOf<K>) => string } = {
+  rule: (e) => `${e.rule}${formatLabels(e.labels)} ${e.prev} → ${e.state}`,
+  health: (e) => `${memberOf(e)} ${e.state}`,
+  failover: switchOf,
+  failback: switchOf,
+  manual_switch: switchOf,
+  switch_resumed: switchOf,
+  switch_failed: memberOf,
+  switch_retry: memberOf,
+  frozen: memberOf,
+  unfrozen: memberOf,
+  pinned: memberOf,
+  unpinned: memberOf,
+  no_healthy_member: memberOf,
+  redundancy_lost: (e) => e.group,
+  redundancy_restored: (e) => e.group,
+  action: (e) => `${memberOf(e)} ${e.phase} ${e.action}${e.dry_run ? " (dry run)" : e.ok ? "" : " failed"}`,
+  state_discarded: () => "state.json",
+};
+
+function subject<K extends EventKind>(e: EventOf<K>): string {
+  return (SUBJECT[e.kind] as (e: EventOf<K>) => string)(e);
 }
 
 /** One event as a human reads it: time, kind, what it is about, why. */

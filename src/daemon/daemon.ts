@@ -629,7 +629,7 @@ export class Daemon {
     this.recent.push(e);
     if (this.recent.length > 1000) this.recent.splice(0, this.recent.length - 1000);
     const level = e.kind === "rule" || e.kind === "health" || e.kind === "action" ? "info" : "warn";
-    this.log[level]({ event: e }, `${e.kind}${e.group ? ` ${e.group}` : ""}: ${e.reason}`);
+    this.log[level]({ event: e }, `${e.kind}${"group" in e ? ` ${e.group}` : ""}: ${e.reason}`);
     try {
       this.opts.onEvent?.(e);
     } catch (err) {

@@ -1,4 +1,5 @@
 import type { Health } from "../groups/types.js";
+import type { RulePhase } from "../states.js";
 import { formatDuration, formatSpan } from "../util/duration.js";
 import { aggregate, compare, retention } from "./aggregate.js";
 import { compileMatchers, type GlobMatcher, labelsMatch } from "./labels.js";
@@ -35,7 +36,7 @@ export const DEFAULT_FORGET_MS = 600_000;
 /** Label sets of a metric that no rule selects, remembered to skip matching; cleared past this many. */
 const UNMATCHED_CACHE_MAX = 4096;
 
-type Phase = "unknown" | "ok" | "pending" | "firing" | "recovering";
+type Phase = RulePhase;
 
 interface CompiledRule {
   readonly spec: RuleSpec;

@@ -1,3 +1,4 @@
+import { COMPONENT_STATES } from "../states.js";
 import type { Span } from "../util/duration.js";
 
 export type Labels = Readonly<Record<string, string>>;
@@ -11,14 +12,10 @@ export interface Sample {
   readonly ts: number;
 }
 
-/** Component state words and their numeric values, shared by every collector. */
-export const STATE_VALUES: Readonly<Record<string, number>> = {
-  ok: 0,
-  warning: 1,
-  failed: 2,
-  absent: 3,
-  unknown: -1,
-};
+/** Component state words and their numeric values, shared by every collector (see src/states.ts). */
+export const STATE_VALUES: Readonly<Record<string, number>> = Object.fromEntries(
+  Object.entries(COMPONENT_STATES).map(([word, s]) => [word, s.value]),
+);
 
 export const AGG_FNS = [
   "last",
@@ -96,5 +93,4 @@ export interface RuleSpec {
   readonly source?: SourcePos;
 }
 
-/** Phase of a rule instance as reported in events. */
-export type RuleState = "ok" | "pending" | "firing" | "recovering" | "flapping" | "unknown" | "forgotten";
+export type { RuleState } from "../states.js";

@@ -1,5 +1,5 @@
 import { formatDuration } from "../util/duration.js";
-import type { Culprit, StandbyEvent } from "./events.js";
+import type { Culprit, EventInput, StandbyEvent } from "./events.js";
 import type { GroupSpec, Health, MemberSpec } from "./types.js";
 
 /** What the controller knows of one member: its health and the rule instances behind it. */
@@ -143,7 +143,7 @@ class Step {
     };
   }
 
-  emit(e: Omit<StandbyEvent, "ts" | "group">): void {
+  emit(e: EventInput<"ts" | "group">): void {
     this.events.push({ ts: this.now, group: this.spec.name, ...e } as StandbyEvent);
   }
 

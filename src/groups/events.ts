@@ -1,5 +1,128 @@
-import type { Labels, RuleState } from "../engine/types.js";
+/**
+ * Every event standby writes (DESIGN "Events and traces"): one JSON object a line in the event log, `standby
+ * simulate --json` and the API. A union discriminated by `kind`; each kind carries exactly the fields that apply.
+ * `formatEvent` (src/cli/format.ts) has one entry per kind, checked exhaustive by the compiler.
+ */
+import type { Labels } from "../engine/types.js";
+import type { Health, RuleState } from "../states.js";
 
+/** What every event has. `ts` is wall-clock ms (monotonic in the core; the daemon stamps wall time). */
+interface Base {
+  readonly ts: number;
+  /** Why, in words: the rule(s), values and policy behind it. */
+  readonly reason: string;
+  /** Written by `standby run --dry-run`: decided, nothing acted on. */
+  readonly dry_run?: true;
+}
+
+/** A rule instance that contributes to a decision. */
+export interface Culprit {
+  readonly rule: string;
+  readonly labels: Labels;
+  readonly state: RuleState;
+  readonly value?: number;
+  readonly reason: string;
+}
+
+/** The rule instance behind a decision, when there is one. */
+interface Cause {
+  readonly rule?: string;
+  readonly labels?: Labels;
+  readonly value?: number;
+}
+
+export interface RuleEvent extends Base {
+  /** A rule instance changed state. */
+  readonly kind: "rule";
+  readonly rule: string;
+  readonly labels: Labels;
+  readonly state: RuleState;
+  readonly prev: RuleState;
+  readonly value?: number;
+}
+
+export interface HealthEvent extends Base, Omit<Cause, "value"> {
+  /** A member's health changed. */
+  readonly kind: "health";
+  readonly group: string;
+  readonly member: string;
+  readonly state: Health;
+}
+
+export interface SwitchEvent extends Base, Cause {
+  /** The active member changed: automatically (failover, failback) or by an operator (manual_switch). */
+  readonly kind: "failover" | "failback" | "manual_switch";
+  readonly group: string;
+  readonly from: string;
+  readonly to: string;
+}
+
+export interface SwitchProgressEvent extends Base {
+  /** switch_failed: activating `to` failed (or verify); switch_retry: its activation is run again. */
+  readonly kind: "switch_failed" | "switch_retry";
+  readonly group: string;
+  readonly member: string;
+  readonly to: string;
+}
+
+export interface SwitchResumedEvent extends Base {
+  /** A switch a crash cut short is finished at start. */
+  readonly kind: "switch_resumed";
+  readonly group: string;
+  readonly from: string;
+  readonly to: string;
+}
+
+export interface MemberEvent extends Base {
+  /** frozen/unfrozen (member: the active one), pinned/unpinned, no_healthy_member (member: the active one). */
+  readonly kind: "frozen" | "unfrozen" | "pinned" | "unpinned" | "no_healthy_member";
+  readonly group: string;
+  readonly member: string;
+}
+
+export interface RedundancyEvent extends Base {
+  readonly kind: "redundancy_lost" | "redundancy_restored";
+  readonly group: string;
+}
+
+export interface ActionEvent extends Base {
+  /** An action ran (or, in a dry run, would have): its command, result and duration. */
+  readonly kind: "action";
+  readonly group: string;
+  readonly member: string;
+  /** The action's kind: route, address, exec, http, bond. */
+  readonly action: string;
+  /** activate, deactivate or reassert. */
+  readonly phase: string;
+  readonly ok: boolean;
+  readonly argv?: readonly string[];
+  readonly exit_code?: number;
+  /** The command did not exit even after SIGKILL and was given up on. */
+  readonly abandoned?: true;
+  readonly pid?: number;
+  readonly duration_ms: number;
+  readonly output?: string;
+}
+
+export interface StateDiscardedEvent extends Base {
+  /** state.json was unusable: set aside, and the daemon started as with no saved state. */
+  readonly kind: "state_discarded";
+}
+
+export type StandbyEvent =
+  | RuleEvent
+  | HealthEvent
+  | SwitchEvent
+  | SwitchProgressEvent
+  | SwitchResumedEvent
+  | MemberEvent
+  | RedundancyEvent
+  | ActionEvent
+  | StateDiscardedEvent;
+
+export type EventKind = StandbyEvent["kind"];
+
+/** Every kind, in the order of DESIGN's list, then the extensions. */
 export const EVENT_KINDS = [
   "rule",
   "health",
@@ -16,35 +139,26 @@ export const EVENT_KINDS = [
   "no_healthy_member",
   "action",
   "switch_retry",
-  "state_discarded",
   "switch_resumed",
-] as const;
-export type EventKind = (typeof EVENT_KINDS)[number];
+  "state_discarded",
+] as const satisfies readonly EventKind[];
 
-/** A rule instance that contributes to a decision. */
-export interface Culprit {
-  readonly rule: string;
-  readonly labels: Labels;
-  readonly state: RuleState;
-  readonly value?: number;
-  readonly reason: string;
-}
+// Compile-time: EVENT_KINDS lists every kind of the union.
+type Missing = Exclude<EventKind, (typeof EVENT_KINDS)[number]>;
+export const _allKindsListed: Missing extends never ? true : Missing = true;
 
-/**
- * One event, as the event log, `standby simulate --json` and the API write it (DESIGN.md "Events and traces").
- * Only the fields that apply are present.
- */
-export interface StandbyEvent {
-  readonly ts: number;
-  readonly kind: EventKind;
-  readonly group?: string;
-  readonly member?: string;
-  readonly from?: string;
-  readonly to?: string;
-  readonly rule?: string;
-  readonly labels?: Labels;
-  readonly state?: string;
-  readonly value?: number;
-  readonly reason: string;
-  readonly [extra: string]: unknown;
-}
+/** The event of one kind (an interface that covers several kinds, narrowed to this one). */
+export type EventOf<K extends EventKind> = StandbyEvent extends infer E
+  ? E extends { readonly kind: infer EK }
+    ? K extends EK
+      ? E & { readonly kind: K }
+      : never
+    : never
+  : never;
+
+/** An event without the fields its emitter adds (distributes over the union). */
+export type EventInput<O extends string> = StandbyEvent extends infer E
+  ? E extends StandbyEvent
+    ? Omit<E, O>
+    : never
+  : never;

@@ -39,4 +39,4 @@ export interface GroupSpec {
   readonly source?: SourcePos;
 }
 
-export type Health = "healthy" | "degraded" | "unhealthy" | "unknown";
+export type { Health } from "../states.js";

@@ -6,6 +6,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, expect, it } from "vitest";
+import type { EventOf } from "../../src/groups/events.js";
 import { assertBuilt, startDaemon, tempDir, writeBedConfig } from "./daemon-harness.js";
 import { waitFor } from "./testbed.js";
 import { describeWithTestbed } from "./use-testbed.js";
@@ -61,7 +62,7 @@ describeWithTestbed("bad input in a running daemon", { tag: "e2", index: 2 }, (b
         timeout: 30_000,
         interval: 100,
       });
-      const failed = d.events().filter((e) => e.kind === "switch_failed");
+      const failed = d.events().filter((e): e is EventOf<"switch_failed"> => e.kind === "switch_failed");
       expect(failed.map((e) => e.to)).toEqual(["missing", "hangs", "no-such-dev"]);
       expect(failed[0]!.reason).toMatch(/exec: .*\/nonexistent\/failover-script.*(no such file|not found)/i);
       expect(failed[1]!.reason).toMatch(/timed out after 1s/);

@@ -249,7 +249,7 @@ describeWithTestbed(
         await d2.started();
         await waitFor(() => lines(log).includes("deactivate m1"), { timeout: 10_000 });
         expect(lines(log)).toEqual(["start m2", "start m2", "done m2", "deactivate m1"]);
-        const job = d2.events().filter((e) => e.group === "job");
+        const job = d2.events().filter((e) => "group" in e && e.group === "job");
         expect(
           job.filter((e) => ["failover", "failback", "manual_switch"].includes(e.kind)).map((e) => e.kind),
         ).toEqual(["manual_switch"]);

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSy
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { StandbyEvent } from "../../src/groups/events.js";
+import type { EventOf, StandbyEvent } from "../../src/groups/events.js";
 import type { DualUplinkTestbed } from "./testbed.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..").replace(/\/dist$/, "");
@@ -141,8 +141,10 @@ export class RunningDaemon {
       .map((l) => JSON.parse(l) as StandbyEvent);
   }
 
-  switches(): StandbyEvent[] {
-    return this.events().filter((e) => ["failover", "failback", "manual_switch"].includes(e.kind));
+  switches(): EventOf<"failover" | "failback" | "manual_switch">[] {
+    return this.events().filter((e): e is EventOf<"failover" | "failback" | "manual_switch"> =>
+      ["failover", "failback", "manual_switch"].includes(e.kind),
+    );
   }
 
   /** Resolves when the daemon logged that it started (it then runs its collectors). */

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { StandbyEvent } from "../../src/groups/events.js";
 import type { GroupSpec } from "../../src/groups/types.js";
 import { parseTraceLine, Simulator } from "../../src/simulate.js";
-import { rule } from "../helpers.js";
+import { field, rule } from "../helpers.js";
 
 const T0 = 1_764_100_000_000;
 
@@ -64,7 +64,7 @@ function simulate(lines: string[], until?: number): StandbyEvent[] {
 const switches = (ev: StandbyEvent[]) =>
   ev
     .filter((e) => ["failover", "failback", "manual_switch"].includes(e.kind))
-    .map((e) => `${e.ts - T0}:${e.kind}>${e.to}`);
+    .map((e) => `${e.ts - T0}:${e.kind}>${field(e, "to")}`);
 
 describe("simulate", () => {
   it("fails over on the third lost probe and back exactly `hold` after recovery", () => {
@@ -105,7 +105,7 @@ describe("simulate", () => {
     for (let ms = 0; ms <= 3500; ms += 500) at(ms);
     for (let ms = 10_000; ms <= 12_000; ms += 500) at(ms);
     sim.finish(T0 + 60_000);
-    expect(events.map((e) => `${e.ts - T0}:${e.state}`)).toEqual([
+    expect(events.map((e) => `${e.ts - T0}:${field(e, "state")}`)).toEqual([
       "0:ok",
       "4500:unknown",
       "10000:ok",

@@ -20,7 +20,7 @@ describe("notify", () => {
       reason: event.reason,
       dryRun: false,
     });
-    expect(notifyContext({ ts: 1, kind: "rule", reason: "r" })).toEqual({
+    expect(notifyContext({ ts: 1, kind: "state_discarded", reason: "r" })).toEqual({
       group: "",
       to: "",
       reason: "r",

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { EventLog } from "../../../src/sinks/eventlog.js";
 
-const ev = (n: number) => ({ ts: n, kind: "rule" as const, reason: `e${n}` });
+const ev = (n: number) => ({ ts: n, kind: "state_discarded" as const, reason: `e${n}` });
 
 describe("event log (ordered, off the event loop)", () => {
   it("appends without waiting; lines queued during a write go out together, in order", async () => {

@@ -196,7 +196,9 @@ describe("controller invariants (property-based)", () => {
           expect(switchEvents.length).toBe(s.switch && s.switch.kind !== "switch_retry" ? 1 : 0);
           if (!s.switch || s.switch.kind === "switch_retry") continue;
           switches++;
-          expect(switchEvents[0]!.to).toBe(s.switch.to);
+          expect(switchEvents[0] && "to" in switchEvents[0] ? switchEvents[0].to : undefined).toBe(
+            s.switch.to,
+          );
           const h = s.health[s.switch.to];
           expect(["healthy", "degraded"]).toContain(h);
           if (h === "degraded" && s.switch.kind !== "manual_switch") {
