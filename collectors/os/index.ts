@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import type { Collector, CollectorContext, PollCollector, StreamCollector } from "../../src/collector.js";
 import { labelsOf } from "../../src/collector.js";
-import type { OsCollectorSpec } from "../../src/config/schema.js";
+import type { OsCollectorSpec } from "./config.js";
 import type { Labels, Sample } from "../../src/engine/types.js";
 import {
   type CpuTimes,
