@@ -9,8 +9,8 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import type { Collector, CollectorContext, PollCollector, StreamCollector } from "../../src/collector.js";
 import { labelsOf } from "../../src/collector.js";
-import type { OsCollectorSpec } from "./config.js";
 import type { Labels, Sample } from "../../src/engine/types.js";
+import type { OsCollectorSpec } from "./config.js";
 import {
   type CpuTimes,
   cpuBusyPercent,

@@ -8,8 +8,8 @@ import { isIP } from "node:net";
 import { performance } from "node:perf_hooks";
 import type { CollectorContext, StreamCollector } from "../../src/collector.js";
 import { labelsOf } from "../../src/collector.js";
-import type { ProbeCollectorSpec } from "./config.js";
 import type { Labels, Sample } from "../../src/engine/types.js";
+import type { ProbeCollectorSpec } from "./config.js";
 import { IcmpRunner, icmpTimeout, newStats, type ProbeStats } from "./icmp.js";
 import {
   type Attempt,
