@@ -84,7 +84,7 @@ describe.each(COLLECTORS.map((c) => [c.type, c] as const))("collector %s", (type
     const rules = blocks.filter((b) => Object.keys(parse(b.text) ?? {}).join() === "rules");
     expect(rules.length).toBeGreaterThan(0);
     const dir = mkdtempSync(join(tmpdir(), "sb-docs-"));
-    rules.forEach((b, i) => writeFileSync(join(dir, `rules-${i}.yaml`), b.text));
+    for (const [i, b] of rules.entries()) writeFileSync(join(dir, `rules-${i}.yaml`), b.text);
     const config = `rules: [rules-*.yaml]\n${readFileSync(`collectors/${type}/sample.yaml`, "utf8")}`;
     const r = await loadConfigText(config, join(dir, "standby.yaml"));
     expect(r.ok ? (r.warnings ?? []).map(formatError) : r.errors.map(formatError)).toEqual([]);
