@@ -33,7 +33,11 @@ function define<S extends z.ZodType>(
   return { ...config, create };
 }
 
-export const COLLECTORS = [define(os, createOsCollector), define(probe, createProbeCollector)] as const;
+// biome-ignore format: one line per collector, so that adding one is a one-line diff
+export const COLLECTORS = [
+  define(os, createOsCollector),
+  define(probe, createProbeCollector),
+] as const;
 
 type AnyDefinition = (typeof COLLECTORS)[number];
 export type CollectorSpec = z.output<AnyDefinition["schema"]>;
