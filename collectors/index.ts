@@ -20,6 +20,8 @@ interface CollectorConfig<S extends z.ZodType> {
   readonly resolvePaths?: (spec: z.output<S>, base: string) => z.output<S>;
   /** Network interfaces the block names (reported at start when they do not exist). */
   readonly interfaces?: (spec: z.output<S>) => string[];
+  /** Resolves what can only be known on the host, when the collectors start and on reload (`target: gateway`). */
+  readonly prepare?: (spec: z.output<S>) => Promise<z.output<S>>;
 }
 
 export interface CollectorDefinition<S extends z.ZodType = z.ZodType> extends CollectorConfig<S> {
@@ -45,6 +47,17 @@ export type CollectorSpec = z.output<AnyDefinition["schema"]>;
 /** The definition of a collector type, if this build has it. */
 export function collectorDefinition(type: string): CollectorDefinition | undefined {
   return COLLECTORS.find((c) => c.type === type) as CollectorDefinition | undefined;
+}
+
+/** The block as the host resolves it (`prepare`), or as written. Throws with a message when it cannot be. */
+export async function prepareCollector(spec: CollectorSpec): Promise<CollectorSpec> {
+  const def = collectorDefinition(spec.type);
+  return def?.prepare ? ((await def.prepare(spec)) as CollectorSpec) : spec;
+}
+
+/** Network interfaces the block names. */
+export function collectorInterfaces(spec: CollectorSpec): string[] {
+  return collectorDefinition(spec.type)?.interfaces?.(spec) ?? [];
 }
 
 /** The collectors for one config block (one block may give several, e.g. os: a poller and a link watcher). */

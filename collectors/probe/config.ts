@@ -4,6 +4,7 @@
  */
 import { isIP } from "node:net";
 import { z } from "zod";
+import { type Route, readRoutes } from "../../src/actions/routes.js";
 import type { MetricInfo } from "../../src/collector.js";
 import { describeValue, nonEmpty, polling, withTimeout } from "../../src/config/fields.js";
 
@@ -60,6 +61,20 @@ export const metrics: readonly MetricInfo[] = [
   { name: "probe.success", labels: ["kind", "target"], help: "1 answered, 0 lost" },
   { name: "probe.rtt_ms", labels: ["kind", "target"], help: "round trip, connect or response time in ms" },
 ];
+
+/**
+ * `target: gateway` probes the default route's gateway, read when the collectors start (and on reload); throws
+ * when there is none (the daemon then leaves this probe out at start, or refuses the reload).
+ */
+export async function prepare(
+  spec: ProbeCollectorSpec,
+  routes: () => Promise<readonly Route[]> = () => readRoutes(),
+): Promise<ProbeCollectorSpec> {
+  if (spec.probe.target !== "gateway") return spec;
+  const gw = (await routes()).find((r) => r.dst === "default" && r.gateway)?.gateway;
+  if (!gw) throw new Error("cannot find the default gateway to probe: no default route with a gateway");
+  return { ...spec, probe: { ...spec.probe, target: gw } };
+}
 
 /** The interface an icmp probe binds, for the start-up check of interfaces that do not exist. */
 export function interfaces(spec: ProbeCollectorSpec): string[] {

@@ -1,4 +1,4 @@
-import { createCollectors } from "../../collectors/index.js";
+import { createCollectors, prepareCollector } from "../../collectors/index.js";
 import type { Collector, Log } from "../collector.js";
 import { formatError, loadConfig } from "../config/load.js";
 import { Scheduler } from "../daemon/scheduler.js";
@@ -39,7 +39,7 @@ export async function runCollect(opts: CollectOptions, io: Io): Promise<number> 
   for (const spec of config.collectors) {
     if (opts.only && !opts.only.includes(spec.name)) continue;
     try {
-      collectors.push(...createCollectors(spec, ctx));
+      collectors.push(...createCollectors(await prepareCollector(spec), ctx));
     } catch (err) {
       io.err(`collector ${spec.name}: ${(err as Error).message}`);
     }

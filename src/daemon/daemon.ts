@@ -1,9 +1,9 @@
 import { mkdir, readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { createCollectors } from "../../collectors/index.js";
+import { collectorInterfaces, createCollectors, prepareCollector } from "../../collectors/index.js";
 import type { RouteSpec } from "../actions/argv.js";
 import { notify } from "../actions/notify.js";
-import { addressPresent, type Route, readRoutes, routeMatches, routeReader } from "../actions/routes.js";
+import { addressPresent, type Route, routeMatches, routeReader } from "../actions/routes.js";
 import { type ActionContext, type ActionResult, runAction } from "../actions/run.js";
 import type { ActionSpec } from "../actions/types.js";
 import type { Collector, Log } from "../collector.js";
@@ -555,27 +555,19 @@ export class Daemon {
   }
 
   /**
-   * A probe whose target is `gateway` probes the default route's gateway, read when collectors start (and
-   * on reload). Without a default route the collector is not started, and says why (at start), or the reload
-   * is refused (`strict`).
+   * A block as the host resolves it (a probe's `target: gateway` is the default route's gateway), when the
+   * collectors start and on reload. One that cannot be resolved is not started, and says why (at start), or
+   * refuses the reload (`strict`), so that the running collector is kept rather than dropped.
    */
   private async resolveTargets(spec: CollectorSpec, strict: boolean): Promise<CollectorSpec | undefined> {
-    if (spec.type !== "probe" || spec.probe.target !== "gateway") return spec;
     try {
-      const gw = (await readRoutes()).find((r) => r.dst === "default" && r.gateway)?.gateway;
-      if (!gw) throw new Error("no default route with a gateway");
-      this.log.info({ collector: spec.name, target: gw }, "probing the default gateway");
-      return { ...spec, probe: { ...spec.probe, target: gw } };
+      const prepared = await prepareCollector(spec);
+      if (prepared !== spec)
+        this.log.info({ collector: spec.name, resolved: prepared }, "collector resolved");
+      return prepared;
     } catch (err) {
-      // On reload, the probe the running config has is kept rather than dropped.
-      if (strict)
-        throw new Error(
-          `collector "${spec.name}": cannot find the default gateway to probe: ${(err as Error).message}`,
-        );
-      this.log.error(
-        { collector: spec.name, err: (err as Error).message },
-        "cannot find the default gateway to probe",
-      );
+      if (strict) throw new Error(`collector "${spec.name}": ${(err as Error).message}`);
+      this.log.error({ collector: spec.name, err: (err as Error).message }, "collector cannot start");
       return undefined;
     }
   }
@@ -943,7 +935,7 @@ async function missingInterfaces(config: Config): Promise<string[]> {
   }
   const named: [string, string][] = [];
   for (const c of config.collectors) {
-    if (c.type === "probe" && c.probe.interface) named.push([c.probe.interface, `collector "${c.name}"`]);
+    for (const dev of collectorInterfaces(c)) named.push([dev, `collector "${c.name}"`]);
   }
   for (const g of config.groups) {
     for (const m of g.members) {
