@@ -1,0 +1,92 @@
+import { createCollectors, prepareCollector } from "../../collectors/index.js";
+import type { Collector, Log } from "../collector.js";
+import type { CollectorSpec, Config } from "../config/schema.js";
+import type { Sample } from "../engine/types.js";
+import { type CollectorStats, Scheduler } from "./scheduler.js";
+
+/**
+ * The collectors the daemon runs: built from the config (each block resolved on the host first, e.g. a probe's
+ * `target: gateway`), polled by the scheduler or started as streams, stopped on reload and at stop.
+ */
+export class CollectorRuntime {
+  private scheduler: Scheduler | undefined;
+  private streams = new AbortController();
+  private running: Collector[] = [];
+
+  constructor(
+    private readonly opts: {
+      readonly log: Log;
+      /** Monotonic ms. */
+      readonly now: () => number;
+      readonly ingest: (samples: readonly Sample[]) => void;
+      /** Collectors to use instead of the configured ones (tests). */
+      readonly override?: readonly Collector[] | undefined;
+    },
+  ) {}
+
+  get inUse(): readonly Collector[] {
+    return this.running;
+  }
+
+  stats(name: string): CollectorStats | undefined {
+    return this.scheduler?.stats.get(name);
+  }
+
+  /**
+   * The configured collectors, created (not started). With `strict` (reload), one that cannot be resolved or
+   * created fails the whole call, so that the running ones are kept; at start it is logged and left out.
+   */
+  async build(config: Config, strict: boolean): Promise<Collector[]> {
+    if (this.opts.override) return [...this.opts.override];
+    const { log, now } = this.opts;
+    // Samples are stamped on the monotonic clock, in whole ms (metrics.prom and traces want integers).
+    const ctx = { host: config.host, now: () => Math.round(now()), log };
+    const specs = await Promise.all(config.collectors.map((spec) => this.prepare(spec, strict)));
+    return specs.flatMap((spec) => {
+      if (!spec) return [];
+      try {
+        return createCollectors(spec, ctx);
+      } catch (err) {
+        if (strict) throw new Error(`collector "${spec.name}" cannot start: ${(err as Error).message}`);
+        log.error({ collector: spec.name, err: (err as Error).message }, "collector cannot start");
+        return [];
+      }
+    });
+  }
+
+  /** Starts `collectors` (after `stop` of the ones before, if any). */
+  start(collectors: Collector[]): void {
+    const { log, now, ingest } = this.opts;
+    this.streams = new AbortController();
+    this.scheduler = new Scheduler((_, samples) => ingest(samples), log, now);
+    this.running = collectors;
+    for (const c of collectors) {
+      if (c.kind === "poll") this.scheduler.add(c);
+      else {
+        try {
+          c.start((samples) => ingest(samples), this.streams.signal);
+        } catch (err) {
+          log.error({ collector: c.name, err: (err as Error).message }, "collector cannot start");
+        }
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.streams.abort();
+    await this.scheduler?.close();
+  }
+
+  private async prepare(spec: CollectorSpec, strict: boolean): Promise<CollectorSpec | undefined> {
+    try {
+      const prepared = await prepareCollector(spec);
+      if (prepared !== spec)
+        this.opts.log.info({ collector: spec.name, resolved: prepared }, "collector resolved");
+      return prepared;
+    } catch (err) {
+      if (strict) throw new Error(`collector "${spec.name}": ${(err as Error).message}`);
+      this.opts.log.error({ collector: spec.name, err: (err as Error).message }, "collector cannot start");
+      return undefined;
+    }
+  }
+}
