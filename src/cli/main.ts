@@ -1,13 +1,13 @@
 #!/usr/bin/env node
 /** The `standby` command. Each command's body lives in its own module and returns the exit code. */
 import { Command } from "commander";
-import { DEFAULT_CONFIG, runCheck } from "./check.js";
-import { runCollect } from "./collect.js";
-import { runControl, runStatus } from "./control.js";
+import { DEFAULT_CONFIG, runCheck } from "./commands/check.js";
+import { runCollect } from "./commands/collect.js";
+import { runControl, runStatus } from "./commands/control.js";
+import { runDaemon } from "./commands/run.js";
+import { runSchema } from "./commands/schema.js";
+import { runSimulate } from "./commands/simulate.js";
 import { processIo } from "./io.js";
-import { runDaemon } from "./run.js";
-import { runSchema } from "./schema.js";
-import { runSimulate } from "./simulate.js";
 
 // `standby schema | head` closes the pipe early: that is not an error.
 process.stdout.on("error", (e: NodeJS.ErrnoException) => {

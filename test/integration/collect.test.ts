@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { runCollect } from "../../src/cli/collect.js";
+import { runCollect } from "../../src/cli/commands/collect.js";
 import { memoryIo } from "../../src/cli/io.js";
 
 describe("standby collect --once", () => {

@@ -2,8 +2,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { runSimulate } from "../../src/cli/commands/simulate.js";
 import { memoryIo } from "../../src/cli/io.js";
-import { runSimulate } from "../../src/cli/simulate.js";
 import { EVENT_KINDS } from "../../src/groups/events.js";
 
 const CONFIG = "examples/uplink/standby.yaml";

@@ -2,9 +2,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { runCheck } from "../../../src/cli/check.js";
+import { runCheck } from "../../../src/cli/commands/check.js";
+import { runSchema } from "../../../src/cli/commands/schema.js";
 import { memoryIo } from "../../../src/cli/io.js";
-import { runSchema } from "../../../src/cli/schema.js";
 
 const EXAMPLE_RULES = ["uplink", "psu", "raid", "nic", "cpu", "filesystem"].map((n) => `rules/${n}.yaml`);
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatReload } from "../../../src/cli/run.js";
+import { formatReload } from "../../../src/cli/commands/run.js";
 
 describe("the live view (--view)", () => {
   it("shows reloads, applied and refused, as it shows events", () => {

@@ -1,12 +1,12 @@
 import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
-import { formatError, loadConfig } from "../config/load.js";
-import { withDefaultStaleness } from "../config/staleness.js";
-import type { StandbyEvent } from "../groups/events.js";
-import { parseTraceLine, Simulator } from "../simulate.js";
-import { formatDuration, parseDuration } from "../util/duration.js";
-import { formatEvent, formatOffset } from "./format.js";
-import type { Io } from "./io.js";
+import { formatError, loadConfig } from "../../config/load.js";
+import { withDefaultStaleness } from "../../config/staleness.js";
+import type { StandbyEvent } from "../../groups/events.js";
+import { parseTraceLine, Simulator } from "../../simulate.js";
+import { formatDuration, parseDuration } from "../../util/duration.js";
+import { formatEvent, formatOffset } from "../format.js";
+import type { Io } from "../io.js";
 
 export interface SimulateOptions {
   readonly config: string;

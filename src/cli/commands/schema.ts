@@ -1,6 +1,6 @@
 /** `standby schema [--rules]`: the JSON Schema of standby.yaml (or of a rule file), for editors. */
-import { configJsonSchema, rulesJsonSchema } from "../config/jsonschema.js";
-import type { Io } from "./io.js";
+import { configJsonSchema, rulesJsonSchema } from "../../config/jsonschema.js";
+import type { Io } from "../io.js";
 
 export interface SchemaOptions {
   /** The schema of a rule file instead of standby.yaml. */

@@ -1,11 +1,11 @@
-import { parseListen } from "../api/server.js";
-import { formatError, loadConfig } from "../config/load.js";
-import { resolveSecret } from "../config/secrets.js";
-import type { DaemonStatus } from "../daemon/daemon.js";
-import type { StandbyEvent } from "../groups/events.js";
-import { formatDuration } from "../util/duration.js";
-import { formatLabels } from "./format.js";
-import type { Io } from "./io.js";
+import { parseListen } from "../../api/server.js";
+import { formatError, loadConfig } from "../../config/load.js";
+import { resolveSecret } from "../../config/secrets.js";
+import type { DaemonStatus } from "../../daemon/daemon.js";
+import type { StandbyEvent } from "../../groups/events.js";
+import { formatDuration } from "../../util/duration.js";
+import { formatLabels } from "../format.js";
+import type { Io } from "../io.js";
 
 export interface ApiTarget {
   readonly base: string;

@@ -1,6 +1,6 @@
 /** `standby check`: validates the config and its rule files (or only the rule files named), without running. */
-import { type ConfigError, formatError, loadConfig, loadRuleFiles } from "../config/load.js";
-import { type Io, plural } from "./io.js";
+import { type ConfigError, formatError, loadConfig, loadRuleFiles } from "../../config/load.js";
+import { type Io, plural } from "../io.js";
 
 export const DEFAULT_CONFIG = "/etc/standby/standby.yaml";
 

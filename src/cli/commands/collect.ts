@@ -1,11 +1,11 @@
-import { createCollectors, prepareCollector } from "../../collectors/index.js";
-import type { Collector, Log } from "../collector.js";
-import { formatError, loadConfig } from "../config/load.js";
-import { Scheduler } from "../daemon/scheduler.js";
-import type { Sample } from "../engine/types.js";
-import { monoNow, toWall } from "../util/clock.js";
-import { formatLabels } from "./format.js";
-import type { Io } from "./io.js";
+import { createCollectors, prepareCollector } from "../../../collectors/index.js";
+import type { Collector, Log } from "../../collector.js";
+import { formatError, loadConfig } from "../../config/load.js";
+import { Scheduler } from "../../daemon/scheduler.js";
+import type { Sample } from "../../engine/types.js";
+import { monoNow, toWall } from "../../util/clock.js";
+import { formatLabels } from "../format.js";
+import type { Io } from "../io.js";
 
 export interface CollectOptions {
   readonly config: string;

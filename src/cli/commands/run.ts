@@ -1,12 +1,12 @@
 import type { Server } from "node:http";
 import { pino } from "pino";
-import { startApi } from "../api/server.js";
-import type { Log } from "../collector.js";
-import { formatError, loadConfig } from "../config/load.js";
-import { resolveSecret } from "../config/secrets.js";
-import { Daemon, type ReloadOutcome } from "../daemon/daemon.js";
-import { formatEvent, formatOffset } from "./format.js";
-import type { Io } from "./io.js";
+import { startApi } from "../../api/server.js";
+import type { Log } from "../../collector.js";
+import { formatError, loadConfig } from "../../config/load.js";
+import { resolveSecret } from "../../config/secrets.js";
+import { Daemon, type ReloadOutcome } from "../../daemon/daemon.js";
+import { formatEvent, formatOffset } from "../format.js";
+import type { Io } from "../io.js";
 
 export interface RunOptions {
   readonly config: string;
