@@ -1,112 +1,23 @@
-import type { Health } from "../groups/types.js";
-import type { RulePhase } from "../states.js";
-import { formatDuration, formatSpan } from "../util/duration.js";
+import { formatDuration } from "../util/duration.js";
 import { aggregate, compare, retention } from "./aggregate.js";
-import { compileMatchers, type GlobMatcher, labelsMatch } from "./labels.js";
-import type { Condition, FlapSpec, Labels, RuleSpec, RuleState, Sample } from "./types.js";
-import { SampleBuffer } from "./window.js";
+import { describe } from "./describe.js";
+import { recordFlap } from "./flap.js";
+import {
+  type CompiledRule,
+  DEFAULT_FLAP,
+  DEFAULT_FORGET_MS,
+  Instance,
+  type InstanceView,
+  type Phase,
+  Series,
+  spanHeld,
+  type Transition,
+  UNMATCHED_CACHE_MAX,
+} from "./instance.js";
+import { compileMatchers, labelsMatch } from "./labels.js";
+import type { Condition, Labels, RuleSpec, RuleState, Sample } from "./types.js";
 
-/** A rule instance changed its reported state. */
-export interface Transition {
-  readonly ts: number;
-  readonly rule: string;
-  readonly labels: Labels;
-  readonly state: RuleState;
-  readonly prev: RuleState;
-  readonly value?: number;
-  readonly reason: string;
-}
-
-/** What the outside may read of an instance. */
-export interface InstanceView {
-  readonly rule: RuleSpec;
-  readonly labels: Labels;
-  readonly state: RuleState;
-  readonly health: Health;
-  /** When the reported state last changed. */
-  readonly since: number;
-  readonly value: number | undefined;
-  readonly lastSampleTs: number;
-  readonly reason: string;
-}
-
-export const DEFAULT_FLAP: FlapSpec = { history: 21, low: 5, high: 20 };
-/** A series silent this long is forgotten (its rule instances removed) unless the rule says otherwise. */
-export const DEFAULT_FORGET_MS = 600_000;
-/** Label sets of a metric that no rule selects, remembered to skip matching; cleared past this many. */
-const UNMATCHED_CACHE_MAX = 4096;
-
-type Phase = RulePhase;
-
-interface CompiledRule {
-  readonly spec: RuleSpec;
-  readonly matchers: readonly GlobMatcher[];
-  readonly flap: FlapSpec | undefined;
-  readonly forgetAfter: number;
-  readonly instances: Map<string, Instance>;
-}
-
-/** One metric + label set, with its samples (the ring buffer is the series itself: one object less to chase). */
-class Series extends SampleBuffer {
-  readonly instances: Instance[] = [];
-  lastTs = Number.NEGATIVE_INFINITY;
-  /** The keys under which `fastSeries` holds this series (label order as collectors send them). */
-  readonly fastKeys: string[] = [];
-  /** Forgotten: the engine no longer holds it; a label object still mapped to it must look again. */
-  dead = false;
-  constructor(
-    readonly key: string,
-    readonly labels: Labels,
-  ) {
-    super(1, 0);
-  }
-}
-
-class Instance implements InstanceView {
-  phase: Phase = "unknown";
-  /** Reached ok or firing at least once: before that its health is unknown. */
-  settled = false;
-  stale = false;
-  flapping = false;
-  /** When the current pending/recovering streak began, and how many evaluations it holds. */
-  streakAt = 0;
-  streak = 0;
-  state: RuleState = "unknown";
-  since: number;
-  /** The last computed aggregate; NaN when there is none (kept a double for speed). */
-  v = Number.NaN;
-  reason = "no data yet";
-  /** Flap history as a shift register: bit 0 = the newest verdict, 1 = problem (firing/recovering). */
-  flapBits = 0;
-  flapLen = 0;
-
-  constructor(
-    readonly compiled: CompiledRule,
-    readonly series: Series,
-    now: number,
-  ) {
-    this.since = now;
-  }
-  get rule(): RuleSpec {
-    return this.compiled.spec;
-  }
-  get labels(): Labels {
-    return this.series.labels;
-  }
-  get value(): number | undefined {
-    return Number.isNaN(this.v) ? undefined : this.v;
-  }
-  get lastSampleTs(): number {
-    return this.series.lastTs;
-  }
-  get health(): Health {
-    if (this.stale || !this.settled) return "unknown";
-    if (this.flapping || this.phase === "firing" || this.phase === "recovering") {
-      return this.compiled.spec.severity === "warning" ? "degraded" : "unhealthy";
-    }
-    return "healthy";
-  }
-}
+export { DEFAULT_FLAP, DEFAULT_FORGET_MS, type InstanceView, type Transition } from "./instance.js";
 
 const NO_TRANSITIONS: readonly Transition[] = Object.freeze([]);
 /** Stands for every label set no rule selects (it holds no instance, so ingest stops at it). */
@@ -399,7 +310,7 @@ export class RuleEngine {
         break;
       }
     }
-    if (verdict !== undefined && inst.compiled.flap) this.recordFlap(inst);
+    if (verdict !== undefined && inst.compiled.flap) recordFlap(inst);
     return this.report(inst, now);
   }
 
@@ -448,35 +359,6 @@ export class RuleEngine {
     return this.report(inst, now);
   }
 
-  /**
-   * Nagios-style percent state change over the last `history` verdicts (a shift register, newest in bit 0),
-   * newer changes weighing more.
-   */
-  private recordFlap(inst: Instance): void {
-    const spec = inst.compiled.flap!;
-    const size = spec.history;
-    const bit = inst.phase === "firing" || inst.phase === "recovering" ? 1 : 0;
-    inst.flapBits = ((inst.flapBits << 1) | bit) >>> 0;
-    if (inst.flapLen < size) inst.flapLen++;
-    const n = inst.flapLen;
-    // Bit i of `changes` is set when verdicts i and i+1 (0 = newest) differ; only n-1 pairs count.
-    const changes = (inst.flapBits ^ (inst.flapBits >>> 1)) & (n >= 32 ? 0x7fffffff : (1 << (n - 1)) - 1);
-    if (changes === 0 && !inst.flapping) return; // the common case: a steady verdict
-    let changed = 0;
-    for (let i = 0; i < n - 1; i++) {
-      // Pair i is the (n-1-i)-th transition from the oldest: weights run 0.8 (oldest) → 1.2 (newest).
-      if (changes & (1 << i)) changed += n > 2 ? 0.8 + (0.4 * (n - 2 - i)) / (n - 2) : 1;
-    }
-    const pct = (changed * 100) / (size - 1);
-    if (!inst.flapping && pct >= spec.high) {
-      inst.flapping = true;
-      inst.reason = `${inst.compiled.spec.name} flapping: ${pct.toFixed(1)}% state change over the last ${n} evaluations (high ${spec.high}%)`;
-    } else if (inst.flapping && pct < spec.low) {
-      inst.flapping = false;
-      inst.reason = `${inst.compiled.spec.name} stopped flapping: ${pct.toFixed(1)}% state change over the last ${n} evaluations (low ${spec.low}%)`;
-    }
-  }
-
   /** Emits a transition if the reported state changed. */
   private report(inst: Instance, now: number, reason?: string): Transition | undefined {
     const state: RuleState = inst.stale ? "unknown" : inst.flapping ? "flapping" : inst.phase;
@@ -496,38 +378,5 @@ export class RuleEngine {
       ...(inst.value !== undefined ? { value: inst.value } : {}),
       reason: inst.reason,
     };
-  }
-}
-
-function spanHeld(span: RuleSpec["for"], inst: Instance, now: number): boolean {
-  if (span === undefined) return true;
-  return span.kind === "samples" ? inst.streak >= span.n : now - inst.streakAt >= span.ms;
-}
-
-function fmtValue(v: number | undefined): string {
-  if (v === undefined) return "no value";
-  return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(6)));
-}
-
-function describe(inst: Instance, now: number, prev: RuleState): string {
-  const spec = inst.compiled.spec;
-  const name = spec.name;
-  const v = fmtValue(inst.value);
-  switch (inst.phase) {
-    case "unknown":
-      return `${name} unknown: not enough data`;
-    case "pending":
-      return `${name} pending: ${spec.problem.text} (value ${v}), firing after ${formatSpan(spec.for!)}`;
-    case "firing":
-      if (prev === "recovering") return `${name} firing again: recovery no longer holds (value ${v})`;
-      return spec.for
-        ? `${name} firing: ${spec.problem.text} (value ${v}) for ${spec.for.kind === "samples" ? formatSpan(spec.for) : formatDuration(now - inst.streakAt)}`
-        : `${name} firing: ${spec.problem.text} (value ${v})`;
-    case "recovering":
-      return `${name} recovering: ${spec.recovery?.text ?? `not (${spec.problem.text})`} (value ${v}), ok after ${formatSpan(spec.recover_for!)}`;
-    case "ok":
-      return spec.recovery && (prev === "firing" || prev === "recovering")
-        ? `${name} ok: ${spec.recovery.text} (value ${v})`
-        : `${name} ok: ${spec.problem.text} is false (value ${v})`;
   }
 }
