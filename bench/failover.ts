@@ -10,12 +10,12 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type RunningDaemon, startDaemon, tempDir, writeBedConfig } from "../test/e2e/daemon-harness.js";
 import { DualUplinkTestbed, type Router, testbedSupport, waitFor } from "../test/e2e/testbed.js";
-import { type IdleResult, measureIdle, startFloor } from "./idle.js";
+import { descendants, type IdleResult, measureIdle, startFloor } from "./idle.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..").replace(/\/dist$/, "");
 const IDLE_WARMUP_MS = Number(process.env.BENCH_IDLE_WARMUP_MS ?? 20_000);
 const IDLE_WINDOW_MS = Number(process.env.BENCH_IDLE_WINDOW_MS ?? 20_000);
-const IDLE_WINDOWS = Number(process.env.BENCH_IDLE_WINDOWS ?? 3);
+const IDLE_WINDOWS = Number(process.env.BENCH_IDLE_WINDOWS ?? 5);
 
 export interface Stats {
   readonly n: number;
@@ -145,7 +145,8 @@ export async function benchFailover(
  * - `bench-no-reconcile`: the same config without route actions, so reconcile never spawns `ip` (the difference
  *   is reconcile's share);
  * - `default`: the shipped etc/default.yaml (gateway probe at 1 s, os collector, no actions), its gateway being
- *   the bed's r1.
+ *   the bed's r1;
+ * - a reference (not the floor): a Node process that reads the same two fping streams and ignores the lines.
  */
 async function benchIdle(
   bed: DualUplinkTestbed,
@@ -177,9 +178,23 @@ async function benchIdle(
     default: startDaemon(bed, join(def, "etc", "default.yaml")),
   };
   let floor: ChildProcess | undefined;
+  let reader: ChildProcess | undefined;
   try {
     for (const o of Object.values(others)) await o.started();
     floor = startFloor((argv) => bed.spawnInHost(argv, { stdio: "ignore" }));
+    // A reference, not a floor: Node reading the bench config's two fping streams and doing nothing with the
+    // lines — what any Node program that probes this way pays before it looks at a line.
+    const a = bed.addr;
+    const fping = (src: string) =>
+      `spawn("fping", ["-l", "-p", "100", "-t", "90", "-e", "-S", "${src}", "${a.far}"], {stdio: ["ignore", "pipe", "ignore"]}).stdout.setEncoding("utf8").on("data", (d) => { n += d.length; });`;
+    reader = bed.spawnInHost(
+      [
+        process.execPath,
+        "-e",
+        `const { spawn } = require("node:child_process"); let n = 0; ${fping(a.host.r1)} ${fping(a.host.r2)}`,
+      ],
+      { stdio: "ignore" },
+    );
     // JIT, first GCs, the first metrics.prom writes and reconciles: not what an idle daemon costs.
     await new Promise((r) => setTimeout(r, IDLE_WARMUP_MS));
     const r = await measureIdle(
@@ -188,6 +203,7 @@ async function benchIdle(
         bench: bench.child.pid!,
         "bench-no-reconcile": others["bench-no-reconcile"].child.pid!,
         default: others.default.child.pid!,
+        "reference: 2 fping streams read by node": reader.pid!,
       },
       { windowMs: IDLE_WINDOW_MS, windows: IDLE_WINDOWS },
     );
@@ -197,12 +213,16 @@ async function benchIdle(
     );
     for (const [name, x] of Object.entries(r.daemons)) {
       log(
-        `idle ${name.padEnd(18)} ${f(x.cpuPercent)} % of a core, above the floor ${f(x.aboveFloorPercent)} % (windows ${x.windowsAboveFloor.map(f).join(" ")}; ticks ${f(x.ticksPercent)} %), RSS ${x.rssMb.toFixed(1)} MB; its fping/ip monitor ${f(x.descendantsPercent)} %, reaped children ${f(x.reapedPercent)} %`,
+        `idle ${name.padEnd(20)} ${f(x.cpuPercent)} % of a core, above the floor ${f(x.aboveFloorPercent)} % (windows ${x.windowsAboveFloor.map(f).join(" ")}; ticks ${f(x.ticksPercent)} %), RSS ${x.rssMb.toFixed(1)} MB; its fping/ip monitor ${f(x.descendantsPercent)} %, reaped children ${f(x.reapedPercent)} %`,
       );
     }
     return r;
   } finally {
     floor?.kill("SIGKILL");
+    if (reader?.pid) {
+      for (const c of descendants(reader.pid)) process.kill(c, "SIGKILL");
+      reader.kill("SIGKILL");
+    }
     for (const o of Object.values(others)) await o.stop();
   }
 }
