@@ -4,9 +4,18 @@
  * `ip monitor route`), then repair → the route moves back to r1; and the daemon's RSS and CPU while idle.
  * Needs root (namespaces); `npm run bench` skips it otherwise and says so.
  */
-import { readFileSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { type RunningDaemon, startDaemon, tempDir, writeBedConfig } from "../test/e2e/daemon-harness.js";
 import { DualUplinkTestbed, type Router, testbedSupport, waitFor } from "../test/e2e/testbed.js";
+import { descendants, type IdleResult, measureIdle, startFloor } from "./idle.js";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..").replace(/\/dist$/, "");
+const IDLE_WARMUP_MS = Number(process.env.BENCH_IDLE_WARMUP_MS ?? 20_000);
+const IDLE_WINDOW_MS = Number(process.env.BENCH_IDLE_WINDOW_MS ?? 20_000);
+const IDLE_WINDOWS = Number(process.env.BENCH_IDLE_WINDOWS ?? 5);
 
 export interface Stats {
   readonly n: number;
@@ -49,7 +58,7 @@ async function healthyBoth(d: RunningDaemon, since: number): Promise<void> {
 export async function benchFailover(
   trials: number,
   log: (l: string) => void,
-): Promise<{ faults: FaultResult[]; idle: { rssMb: number; cpuPercent: number } } | string> {
+): Promise<{ faults: FaultResult[]; idle: IdleResult | undefined } | string> {
   const support = await testbedSupport();
   if (!support.ok) return `skipped: ${support.reason}`;
   const bed = new DualUplinkTestbed({ tag: "bench", index: 40 });
@@ -62,7 +71,7 @@ export async function benchFailover(
     ["c: 50 % loss", (r) => bed.loss(r, 50)],
   ];
   const results: FaultResult[] = [];
-  let idle = { rssMb: 0, cpuPercent: 0 };
+  let idle: IdleResult | undefined;
   try {
     const dir = tempDir("sb-bench-");
     const config = writeBedConfig(bed, dir, { hold: `${HOLD_MS}ms`, recoverySamples: 2, flap: false });
@@ -70,11 +79,8 @@ export async function benchFailover(
     await d.started();
     try {
       await healthyBoth(d, 0);
-      idle = await measureIdle(d.child.pid!, 10_000);
-      log(
-        `idle daemon: RSS ${idle.rssMb.toFixed(1)} MB, CPU ${idle.cpuPercent.toFixed(2)} % of a core (10 s, 2 probes at 100 ms + os collector)`,
-      );
-      for (const [name, inject] of faults) {
+      idle = await benchIdle(bed, dir, d, log);
+      for (const [name, inject] of trials > 0 ? faults : []) {
         const detect: number[] = [];
         const back: number[] = [];
         const backHealthy: number[] = [];
@@ -132,16 +138,91 @@ export async function benchFailover(
   return { faults: results, idle };
 }
 
-/** RSS at the end and CPU over `ms`, from /proc/PID. */
-async function measureIdle(pid: number, ms: number): Promise<{ rssMb: number; cpuPercent: number }> {
-  const ticks = () => {
-    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    return Number(f[11]) + Number(f[12]); // utime + stime, in clock ticks (100 Hz)
+/**
+ * Idle cost, all measured in the same windows against the floor (an idle Node process, bench/idle.ts), in the
+ * bed's host namespace:
+ * - `bench`: the daemon the failover trials use (2 icmp probes at 100 ms, os collector, route actions);
+ * - `bench-no-reconcile`: the same config without route actions, so reconcile never spawns `ip` (the difference
+ *   is reconcile's share);
+ * - `default`: the shipped etc/default.yaml (gateway probe at 1 s, os collector, no actions), its gateway being
+ *   the bed's r1;
+ * - a reference (not the floor): a Node process that reads the same two fping streams and ignores the lines.
+ */
+async function benchIdle(
+  bed: DualUplinkTestbed,
+  dir: string,
+  bench: RunningDaemon,
+  log: (l: string) => void,
+): Promise<IdleResult> {
+  // Same config, other API port, no route action: reconcile has nothing to check.
+  const noRec = join(dir, "no-reconcile");
+  mkdirSync(noRec, { recursive: true });
+  writeFileSync(join(noRec, "rules.yaml"), readFileSync(join(dir, "rules.yaml")));
+  writeFileSync(
+    join(noRec, "standby.yaml"),
+    readFileSync(join(dir, "standby.yaml"), "utf8")
+      .replaceAll(join(dir, "state"), join(noRec, "state"))
+      .replace(/activate:\n\s+- route: \{[^}]*\}/g, "activate: []")
+      .replace("127.0.0.1:9477", "127.0.0.1:9478"),
+  );
+  // The shipped default, as scripts/run.sh runs it (rules beside it in ../rules, state in ../state).
+  const def = join(dir, "default");
+  mkdirSync(join(def, "etc"), { recursive: true });
+  symlinkSync(join(ROOT, "rules"), join(def, "rules"));
+  writeFileSync(
+    join(def, "etc", "default.yaml"),
+    readFileSync(join(ROOT, "etc", "default.yaml"), "utf8").replace("127.0.0.1:9477", "127.0.0.1:9479"),
+  );
+  const others = {
+    "bench-no-reconcile": startDaemon(bed, join(noRec, "standby.yaml")),
+    default: startDaemon(bed, join(def, "etc", "default.yaml")),
   };
-  const t0 = ticks();
-  const w0 = Date.now();
-  await new Promise((r) => setTimeout(r, ms));
-  const cpu = ((ticks() - t0) / 100 / ((Date.now() - w0) / 1000)) * 100;
-  const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
-  return { rssMb: Number(rss) / 1024, cpuPercent: cpu };
+  let floor: ChildProcess | undefined;
+  let reader: ChildProcess | undefined;
+  try {
+    for (const o of Object.values(others)) await o.started();
+    floor = startFloor((argv) => bed.spawnInHost(argv, { stdio: "ignore" }));
+    // A reference, not a floor: Node reading the bench config's two fping streams and doing nothing with the
+    // lines — what any Node program that probes this way pays before it looks at a line.
+    const a = bed.addr;
+    const fping = (src: string) =>
+      `spawn("fping", ["-l", "-p", "100", "-t", "90", "-e", "-S", "${src}", "${a.far}"], {stdio: ["ignore", "pipe", "ignore"]}).stdout.setEncoding("utf8").on("data", (d) => { n += d.length; });`;
+    reader = bed.spawnInHost(
+      [
+        process.execPath,
+        "-e",
+        `const { spawn } = require("node:child_process"); let n = 0; ${fping(a.host.r1)} ${fping(a.host.r2)}`,
+      ],
+      { stdio: "ignore" },
+    );
+    // JIT, first GCs, the first metrics.prom writes and reconciles: not what an idle daemon costs.
+    await new Promise((r) => setTimeout(r, IDLE_WARMUP_MS));
+    const r = await measureIdle(
+      floor.pid!,
+      {
+        bench: bench.child.pid!,
+        "bench-no-reconcile": others["bench-no-reconcile"].child.pid!,
+        default: others.default.child.pid!,
+        "reference: 2 fping streams read by node": reader.pid!,
+      },
+      { windowMs: IDLE_WINDOW_MS, windows: IDLE_WINDOWS },
+    );
+    const f = (x: number) => x.toFixed(3);
+    log(
+      `idle: floor (idle node) ${f(r.floorPercent)} % of a core (ticks ${f(r.floorTicksPercent)} %), RSS ${r.floorRssMb.toFixed(1)} MB; ${r.windows} windows of ${r.windowMs / 1000} s, medians`,
+    );
+    for (const [name, x] of Object.entries(r.daemons)) {
+      log(
+        `idle ${name.padEnd(20)} ${f(x.cpuPercent)} % of a core, above the floor ${f(x.aboveFloorPercent)} % (windows ${x.windowsAboveFloor.map(f).join(" ")}; ticks ${f(x.ticksPercent)} %), RSS ${x.rssMb.toFixed(1)} MB; its fping/ip monitor ${f(x.descendantsPercent)} %, reaped children ${f(x.reapedPercent)} %`,
+      );
+    }
+    return r;
+  } finally {
+    floor?.kill("SIGKILL");
+    if (reader?.pid) {
+      for (const c of descendants(reader.pid)) process.kill(c, "SIGKILL");
+      reader.kill("SIGKILL");
+    }
+    for (const o of Object.values(others)) await o.stop();
+  }
 }

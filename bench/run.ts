@@ -18,7 +18,7 @@ const scenarios = [
 ];
 
 const results: (EngineBenchResult & { rounds: number[]; median: number })[] = [];
-for (const sc of scenarios) {
+for (const sc of process.env.BENCH_SKIP_ENGINE ? [] : scenarios) {
   const rounds: EngineBenchResult[] = [];
   for (let r = 0; r < ROUNDS; r++) rounds.push(benchEngine({ ...sc, samples: SAMPLES }));
   const rates = rounds.map((x) => x.samplesPerSec);

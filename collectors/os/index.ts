@@ -66,6 +66,12 @@ export interface OsCollectorOptions {
   /** Restart delays of a dead `ip monitor`: from `min`, doubling to `max`, ms. Default 1000 to 30000. */
   readonly backoff?: { readonly min: number; readonly max: number };
   /**
+   * argv prefix of the `ip` that drops a NIC's INCOMPLETE neighbour entries when its link comes back up
+   * (`neigh flush dev DEV nud incomplete` is appended; see README, "Neighbour refresh"). Default: `ipCommand`
+   * (none in poll-only mode); `false` turns the refresh off.
+   */
+  readonly neighCommand?: readonly string[] | false;
+  /**
    * Where filesystem usage comes from, as `systeminformation.fsSize()` records (tests). Default: the mount table
    * and statfs(2), each statfs bounded (see `statfs`).
    */
@@ -501,7 +507,15 @@ function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
  * Streams `nic.link_up` as links change. Runs `ip -o monitor link`; on each line it re-reads that NIC's
  * operstate from sysfs (the line's own `state` word only if sysfs cannot be read) and emits at once.
  * While `ip` is not running (missing, dead, being restarted with backoff) and for `graceMs` after it starts,
- * it polls every NIC's operstate every `pollMs` and emits the ones that changed.
+ * it polls every NIC's operstate every `pollMs` and emits the ones that changed; while `ip` runs, it does not
+ * poll at all (the idle daemon's only link cost is `ip` blocked in recvmsg).
+ *
+ * When a NIC it saw down is up again, it drops that NIC's INCOMPLETE neighbour entries (`ip neigh flush dev
+ * DEV nud incomplete`): an entry created while the link was down (a probe sent meanwhile) keeps waiting for
+ * its next ARP/ND retransmission, up to `retrans_time_ms` (1 s) after the link is back, and every packet to
+ * that neighbour — the gateway's probes among them — is held until then. Without the entry, the next packet
+ * resolves the neighbour at once. This changes no route, address or valid entry; it is the observer keeping
+ * its own view fresh (README, "Neighbour refresh").
  */
 export class LinkWatcher implements StreamCollector {
   readonly kind = "stream";
@@ -510,13 +524,16 @@ export class LinkWatcher implements StreamCollector {
 
   constructor(spec: OsCollectorSpec, ctx: CollectorContext, shared: Shared, options: OsCollectorOptions) {
     this.name = `${spec.name}-links`;
+    const ipCommand = options.ipCommand ?? (spec.root === undefined ? ["ip"] : undefined);
+    const neigh = options.neighCommand ?? ipCommand;
     this.cfg = {
       ctx,
       shared,
-      ipCommand: options.ipCommand ?? (spec.root === undefined ? ["ip"] : undefined),
+      ipCommand,
       pollMs: options.pollMs ?? 100,
       graceMs: options.graceMs ?? 1000,
       backoff: options.backoff ?? { min: 1000, max: 30_000 },
+      neighCommand: neigh === false || neigh === undefined || neigh.length === 0 ? undefined : neigh,
     };
   }
 
@@ -534,7 +551,12 @@ interface WatchConfig {
   readonly pollMs: number;
   readonly graceMs: number;
   readonly backoff: { readonly min: number; readonly max: number };
+  /** `undefined`: no neighbour refresh when a link comes back. */
+  readonly neighCommand: readonly string[] | undefined;
 }
+
+/** A neighbour refresh that has not ended by then is killed. */
+const NEIGH_TIMEOUT_MS = 5000;
 
 /** The state of one `start()`: its child, timers and the last state emitted per NIC. */
 class WatchRun {
@@ -646,8 +668,55 @@ class WatchRun {
     if (!ev || ev.device === "lo") return;
     const up = await this.linkOf(ev);
     if (up === undefined) return;
+    const before = this.last.get(ev.device);
     this.last.set(ev.device, up);
     this.send([this.shared.linkSample(ev.device, up, this.ctx.now())]);
+    if (before === 0 && up === 1) this.refreshNeighbours(ev.device);
+  }
+
+  // -- neighbour refresh -----------------------------------------------------------------------------------
+
+  private neighFailures = 0;
+
+  /** `ip neigh flush dev DEV nud incomplete`, in the background; a failure is logged (once) and ignored. */
+  private refreshNeighbours(device: string): void {
+    const cmd = this.p.neighCommand;
+    if (!cmd || this.signal.aborted) return;
+    const [file, ...pre] = cmd;
+    const argv = [...pre, "neigh", "flush", "dev", device, "nud", "incomplete"];
+    let reported = false;
+    const failed = (why: string) => {
+      if (reported) return; // 'error' and 'close' may both come
+      reported = true;
+      this.neighFailures++;
+      const msg = `os: link watcher: cannot drop the INCOMPLETE neighbour entries of ${device} after its link came back (${why}); the next ARP retry may take up to 1 s`;
+      if (this.neighFailures === 1) this.ctx.log.warn({ collector: this.shared.spec.name, device }, msg);
+      else
+        this.ctx.log.debug({ collector: this.shared.spec.name, device, failures: this.neighFailures }, msg);
+    };
+    let child: ChildProcess;
+    try {
+      child = spawn(file!, argv, { stdio: ["ignore", "ignore", "pipe"], timeout: NEIGH_TIMEOUT_MS });
+    } catch (err) {
+      failed(`cannot run ${file}: ${errMessage(err)}`);
+      return;
+    }
+    let stderr = "";
+    child.stderr?.setEncoding("utf8");
+    child.stderr?.on("data", (d: string) => {
+      stderr = (stderr + d).slice(-300);
+    });
+    child.on("error", (err) => failed(`cannot run ${file}: ${errMessage(err)}`));
+    child.on("close", (code, sig) => {
+      if (code === 0 && !reported) {
+        this.ctx.log.debug(
+          { collector: this.shared.spec.name, device },
+          `os: link watcher: ${device} is up again; dropped its INCOMPLETE neighbour entries`,
+        );
+      } else if (code !== null || sig !== null) {
+        failed(`${[file, ...argv].join(" ")}: ${sig ?? `exit ${code}`}${stderr ? `: ${stderr.trim()}` : ""}`);
+      }
+    });
   }
 
   private async linkOf(ev: LinkEvent): Promise<0 | 1 | undefined> {
@@ -696,14 +765,18 @@ class WatchRun {
     const states = await Promise.all(devices.map((d) => this.shared.readLink(d)));
     const ts = this.ctx.now();
     const out: Sample[] = [];
+    const back: string[] = [];
     devices.forEach((d, i) => {
       const up = states[i];
-      if (up === undefined || this.last.get(d) === up) return;
+      const before = this.last.get(d);
+      if (up === undefined || before === up) return;
       this.last.set(d, up);
       out.push(this.shared.linkSample(d, up, ts));
+      if (before === 0 && up === 1) back.push(d);
     });
     const present = new Set(devices);
     for (const d of this.last.keys()) if (!present.has(d)) this.last.delete(d);
     this.send(out);
+    for (const d of back) this.refreshNeighbours(d);
   }
 }

@@ -122,7 +122,8 @@ describe.skipIf(missing !== undefined)("os link watcher in a network namespace",
     const [, watcher] = createOsCollector(
       { name: "it", type: "os", interval: 5000, timeout: 5000, root },
       ctx,
-      options,
+      // The neighbour refresh runs its own `ip` (not through the pid-recording wrapper).
+      { neighCommand: ["ip", "-n", NS], ...options },
     ) as [unknown, StreamCollector];
     const seen: Seen[] = [];
     const ac = new AbortController();
@@ -231,6 +232,35 @@ describe.skipIf(missing !== undefined)("os link watcher in a network namespace",
 
     ac.abort();
     await until(() => (alive(second!) ? undefined : true), 1000, "ip gone after abort");
+  });
+
+  it("a link that comes back has its INCOMPLETE neighbour entries dropped (no 1 s wait for the ARP retry)", async () => {
+    const w = wrapper("neigh");
+    const { seen, warnings } = start({ ipCommand: w.ipCommand, graceMs: 0 });
+    await until(() => link(seen, 0, A, 1), 2000, "initial state");
+    await until(w.pid, 2000, "ip started");
+    await new Promise((r) => setTimeout(r, 300));
+    ipSync("-n", NS, "addr", "replace", "10.254.77.1/24", "dev", A);
+    const neighbours = () => execFileSync("ip", ["-n", NS, "neigh", "show", "dev", A], { encoding: "utf8" });
+
+    const from = seen.length;
+    inject(`link set ${B} down`);
+    await until(() => link(seen, from, A, 0), 1000, `${A} link_up 0`);
+    // A packet sent while the link is down: the kernel creates an INCOMPLETE entry whose next ARP
+    // retransmission is 1 s away (retrans_time_ms), and keeps it INCOMPLETE for 3 s.
+    spawnSync("ip", ["netns", "exec", NS, "ping", "-n", "-c", "1", "-W", "0.05", "-I", A, "10.254.77.9"]);
+    expect(neighbours()).toMatch(/10\.254\.77\.9 +INCOMPLETE/);
+    const back = seen.length;
+    const t0 = performance.now();
+    inject(`link set ${B} up`);
+    await until(() => link(seen, back, A, 1), 1000, `${A} link_up 1`);
+    await until(
+      () => (/10\.254\.77\.9/.test(neighbours()) ? undefined : true),
+      600,
+      "the INCOMPLETE entry dropped",
+    );
+    console.log(`link up → INCOMPLETE neighbour entry gone after ${(performance.now() - t0).toFixed(1)} ms`);
+    expect(warnings).toEqual([]);
   });
 
   it("no ip at all: polling the namespace's sysfs sees a link down within 500 ms", async () => {

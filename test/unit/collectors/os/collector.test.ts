@@ -1,4 +1,13 @@
-import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  copyFileSync,
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -462,6 +471,139 @@ describe("os link watcher on the fake root (sysfs polling)", () => {
     } finally {
       ac.abort();
     }
+  });
+
+  it("while ip monitor runs, sysfs is not polled after the grace period; when ip dies, polling resumes", async () => {
+    const root = tempRoot();
+    const pidFile = join(root, "ip.pid");
+    // An `ip monitor` that runs and says nothing.
+    const ipCommand = ["sh", "-c", `echo $$ > ${pidFile}; exec sleep 30`, "ip"];
+    const { watcher, logged } = setup(root, { ipCommand, graceMs: 200, neighCommand: false }, Date.now);
+    const { got, ac } = watch(watcher);
+    try {
+      await until(() => (got.length >= 5 ? true : undefined), 1000);
+      const pid = await until(() => {
+        try {
+          return Number(readFileSync(pidFile, "utf8").trim()) || undefined;
+        } catch {
+          return undefined;
+        }
+      }, 1000);
+      await new Promise((r) => setTimeout(r, 400)); // past the grace period
+      writeFileSync(join(root, "sys/class/net/eth0/operstate"), "down\n");
+      await new Promise((r) => setTimeout(r, 600)); // six polling periods: a poller would have seen it
+      expect(linkOf(got, "eth0", 0)).toBeUndefined();
+
+      process.kill(pid, "SIGKILL");
+      await until(() => linkOf(got, "eth0", 0), 1000);
+      expect(logged.filter((l) => l.level === "warn")[0]?.msg).toMatch(/ended \(SIGKILL\); polling sysfs/);
+    } finally {
+      ac.abort();
+    }
+  });
+
+  describe("neighbour refresh when a link comes back", () => {
+    const line = (index: number, dev: string, up: boolean) =>
+      `${index}: ${dev}: <${up ? "BROADCAST,MULTICAST,UP,LOWER_UP" : "NO-CARRIER,BROADCAST,MULTICAST,UP"}> mtu 1500 qdisc noqueue state ${up ? "UP" : "DOWN"} mode DEFAULT group default qlen 1000\\    link/ether 52:54:00:12:34:56 brd ff:ff:ff:ff:ff:ff\n`;
+    const setState = (root: string, dev: string, state: string) =>
+      writeFileSync(join(root, `sys/class/net/${dev}/operstate`), `${state}\n`);
+    const callsOf = (file: string) => {
+      try {
+        return readFileSync(file, "utf8").trim().split("\n").filter(Boolean);
+      } catch {
+        return [];
+      }
+    };
+
+    it("ip monitor: down → up drops the NIC's INCOMPLETE entries, once; nothing at start or on down", async () => {
+      const root = tempRoot();
+      const lines = join(root, "monitor.out");
+      const calls = join(root, "neigh.calls");
+      writeFileSync(lines, "");
+      // `ip -o monitor link` replaying what the test appends; `ip neigh ...` recording its arguments.
+      const ipCommand = ["sh", "-c", `exec tail -n +1 -f ${lines}`, "ip"];
+      const neighCommand = ["sh", "-c", `echo "$@" >> ${calls}`, "ip"];
+      const { watcher, logged } = setup(root, { ipCommand, neighCommand, graceMs: 0 }, Date.now);
+      const { got, ac } = watch(watcher);
+      try {
+        await until(() => (got.length >= 5 ? true : undefined), 1000);
+        await new Promise((r) => setTimeout(r, 200));
+        expect(callsOf(calls)).toEqual([]); // links seen for the first time: nothing to refresh
+
+        setState(root, "eth0", "down");
+        appendFileSync(lines, line(2, "eth0", false));
+        await until(() => linkOf(got, "eth0", 0), 1000);
+        await new Promise((r) => setTimeout(r, 200));
+        expect(callsOf(calls)).toEqual([]);
+
+        setState(root, "eth0", "up");
+        appendFileSync(lines, line(2, "eth0", true));
+        await until(() => linkOf(got.slice(5), "eth0", 1), 1000);
+        await until(() => (callsOf(calls).length === 1 ? true : undefined), 1000);
+        expect(callsOf(calls)).toEqual(["neigh flush dev eth0 nud incomplete"]);
+
+        // another line saying up (ip prints several per change): no second refresh
+        appendFileSync(lines, line(2, "eth0", true));
+        await until(
+          () => (got.filter((s) => s.labels.device === "eth0").length >= 4 ? true : undefined),
+          1000,
+        );
+        await new Promise((r) => setTimeout(r, 200));
+        expect(callsOf(calls)).toHaveLength(1);
+        expect(logged.filter((l) => l.level === "warn")).toEqual([]);
+      } finally {
+        ac.abort();
+      }
+    });
+
+    it("sysfs polling (no ip): a NIC seen down, then up, is refreshed too; a failing refresh warns once", async () => {
+      const root = tempRoot();
+      const calls = join(root, "neigh.calls");
+      const neighCommand = [
+        "sh",
+        "-c",
+        `echo "$@" >> ${calls}; echo 'RTNETLINK answers: Operation not permitted' >&2; exit 2`,
+        "ip",
+      ];
+      const { watcher, logged } = setup(root, { ipCommand: ["/nonexistent/ip"], neighCommand }, Date.now);
+      const { got, ac } = watch(watcher);
+      try {
+        await until(() => (got.length >= 5 ? true : undefined), 1000);
+        setState(root, "sbos-b", "up"); // down at start
+        await until(() => linkOf(got, "sbos-b", 1), 1000);
+        await until(() => (callsOf(calls).length === 1 ? true : undefined), 1000);
+        expect(callsOf(calls)).toEqual(["neigh flush dev sbos-b nud incomplete"]);
+        setState(root, "sbos-b", "down");
+        await until(() => linkOf(got.slice(6), "sbos-b", 0), 1000);
+        setState(root, "sbos-b", "up");
+        await until(() => (callsOf(calls).length === 2 ? true : undefined), 1000);
+        await new Promise((r) => setTimeout(r, 100));
+        const warns = logged.filter((l) => l.level === "warn").map((l) => l.msg);
+        expect(warns.filter((m) => /neighbour/.test(m ?? ""))).toEqual([
+          expect.stringMatching(
+            /cannot drop the INCOMPLETE neighbour entries of sbos-b .*exit 2: RTNETLINK answers: Operation not permitted/,
+          ),
+        ]);
+      } finally {
+        ac.abort();
+      }
+    });
+
+    it("neighCommand false: no refresh", async () => {
+      const root = tempRoot();
+      const calls = join(root, "neigh.calls");
+      const { watcher } = setup(root, { ipCommand: ["/nonexistent/ip"], neighCommand: false }, Date.now);
+      const { got, ac } = watch(watcher);
+      try {
+        await until(() => (got.length >= 5 ? true : undefined), 1000);
+        setState(root, "sbos-b", "up");
+        await until(() => linkOf(got, "sbos-b", 1), 1000);
+        await new Promise((r) => setTimeout(r, 200));
+        expect(callsOf(calls)).toEqual([]);
+      } finally {
+        ac.abort();
+      }
+    });
   });
 
   it("a missing ip binary is the same as a dead one", async () => {
