@@ -13,7 +13,7 @@
  * holds up neither the caller nor the process's exit) and the result says so (`abandoned`, `pid`).
  */
 import { spawn } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdir, readFile } from "node:fs/promises";
 import { performance } from "node:perf_hooks";
 
 /** How much output a result keeps: the first and the last half of this many bytes. */
@@ -155,29 +155,39 @@ function killGroup(pid: number, signal: NodeJS.Signals, group: boolean): boolean
  * Whether any process of the group still runs. Zombies do not count: an orphan whose new parent (PID 1 in a
  * container, for instance) is slow to reap it is dead all the same. Reads /proc where there is one.
  */
-function groupAlive(pgid: number): boolean {
+function groupExists(pgid: number): boolean {
   try {
     process.kill(-pgid, 0);
+    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === "EPERM";
   }
+}
+
+/** Reads of /proc/PID/stat in flight at once while looking for live members of a process group. */
+const PROC_SCAN_BATCH = 64;
+
+async function groupAlive(pgid: number): Promise<boolean> {
+  // Cheap and synchronous: no process at all in the group (the common case once it is gone).
+  if (!groupExists(pgid)) return false;
+  // Only zombies left? That takes a look at every process: off the event loop, so that a host with thousands of
+  // processes does not stall probes and timers while a killed action drains.
   let entries: string[];
   try {
-    entries = readdirSync("/proc");
+    entries = (await readdir("/proc")).filter((e) => e.charCodeAt(0) >= 48 && e.charCodeAt(0) <= 57);
   } catch {
     return true;
   }
-  for (const e of entries) {
-    if (e.charCodeAt(0) < 48 || e.charCodeAt(0) > 57) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${e}/stat`, "latin1");
-    } catch {
-      continue;
+  for (let i = 0; i < entries.length; i += PROC_SCAN_BATCH) {
+    const stats = await Promise.all(
+      entries.slice(i, i + PROC_SCAN_BATCH).map((e) => readFile(`/proc/${e}/stat`, "latin1").catch(() => "")),
+    );
+    for (const stat of stats) {
+      if (!stat) continue;
+      // pid (comm) state ppid pgrp ...; comm may hold spaces and parentheses.
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(fields[2]) === pgid && fields[0] !== "Z" && fields[0] !== "X") return true;
     }
-    // pid (comm) state ppid pgrp ...; comm may hold spaces and parentheses.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (Number(fields[2]) === pgid && fields[0] !== "Z" && fields[0] !== "X") return true;
   }
   return false;
 }
@@ -232,7 +242,7 @@ export function spawnWithTimeout(argv: readonly string[], opts: SpawnOptions): P
       if (abandonTimer) clearTimeout(abandonTimer);
       opts.signal?.removeEventListener("abort", onAbort);
       // A pending SIGKILL stays armed only while something of the group is left (a pid may be reused).
-      if (killTimer && !(useGroup && child.pid !== undefined && groupAlive(child.pid)))
+      if (killTimer && !(useGroup && child.pid !== undefined && groupExists(child.pid)))
         clearTimeout(killTimer);
       child.stdin?.destroy();
       child.stdout?.destroy();
@@ -303,21 +313,23 @@ export function spawnWithTimeout(argv: readonly string[], opts: SpawnOptions): P
       const pid = child.pid;
       if (killedWith && pid !== undefined && useGroup) {
         // We killed it: return once nothing of its process group is left (or after the SIGKILL).
-        const poll = () => {
+        const poll = async () => {
           if (settled) return;
-          if (!groupAlive(pid)) {
+          const alive = await groupAlive(pid);
+          if (settled) return;
+          if (!alive) {
             if (killTimer) clearTimeout(killTimer);
             finish();
-          } else drainTimer = setTimeout(killTimer ? poll : () => finish(), killTimer ? 10 : 50);
+          } else drainTimer = setTimeout(killTimer ? () => void poll() : () => finish(), 50);
         };
-        poll();
+        void poll();
         return;
       }
       // The output may still be held open by a child the command left behind: read a little longer, not forever.
       drainTimer = setTimeout(() => finish(), DRAIN_MS);
     });
     child.on("close", () => {
-      if (exited && !(useGroup && killedWith && child.pid !== undefined && groupAlive(child.pid))) finish();
+      if (exited && !(useGroup && killedWith && child.pid !== undefined && groupExists(child.pid))) finish();
     });
 
     if (child.stdin) {
