@@ -5,104 +5,21 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { performance } from "node:perf_hooks";
-import type { Readable } from "node:stream";
 import type { Log } from "../../src/collector.js";
+import { errCode, fmtMs, lines, Throttle, track } from "./child.js";
+import { fpingArgs, type IcmpSettings, type IcmpTool, type ProbeStats, pingArgs } from "./icmp-args.js";
 import { type ProbeLine, parseFpingLine, parsePingLine } from "./parse.js";
 import { SeqTracker } from "./sequence.js";
 
-export type IcmpTool = "fping" | "ping";
-
-/** What an ICMP probe sends, already validated. */
-export interface IcmpSettings {
-  readonly target: string;
-  readonly source?: string | undefined;
-  readonly iface?: string | undefined;
-  /** ms between probes */
-  readonly interval: number;
-  /** ms a probe waits for its reply; below `interval` (see icmpTimeout) */
-  readonly timeout: number;
-}
-
-/** Counters of one probe collector, for status pages and tests. */
-export interface ProbeStats {
-  /** Probes reported (answered + lost). */
-  probes: number;
-  /** Probes reported lost (timed out, refused, unreachable, inferred). */
-  lost: number;
-  /** Losses inferred because the program printed nothing about a probe in time (icmp). */
-  inferred: number;
-  /** Result lines about probes already reported: duplicates, replies after their `no answer yet` (icmp). */
-  late: number;
-  /** Output lines that could not be parsed, skipped (icmp). */
-  unparsed: number;
-  /** ICMP error lines (unreachable, ...) seen (icmp). */
-  icmpErrors: number;
-  /** Probe program starts and exits (icmp). */
-  starts: number;
-  exits: number;
-  /** The program running now (icmp), and its pid. */
-  tool: IcmpTool | undefined;
-  pid: number | undefined;
-}
-
-export function newStats(): ProbeStats {
-  return {
-    probes: 0,
-    lost: 0,
-    inferred: 0,
-    late: 0,
-    unparsed: 0,
-    icmpErrors: 0,
-    starts: 0,
-    exits: 0,
-    tool: undefined,
-    pid: undefined,
-  };
-}
-
-/**
- * fping's `-t` for a probe `interval` and `timeout`: below the period, as fping's manual asks (a larger value
- * "produces inconsistent results"); the config default (timeout = interval) becomes interval − 1 ms.
- */
-export function icmpTimeout(interval: number, timeout: number): number {
-  return Math.max(1, Math.min(Math.round(timeout), Math.round(interval) - 1));
-}
-
-/** `fping -l -p INTERVAL -t TIMEOUT -e [-S SOURCE] [-I IFACE] TARGET` */
-export function fpingArgs(s: IcmpSettings): string[] {
-  return [
-    "-l",
-    "-p",
-    String(Math.round(s.interval)),
-    "-t",
-    String(Math.round(s.timeout)),
-    "-e",
-    ...(s.source ? ["-S", s.source] : []),
-    ...(s.iface ? ["-I", s.iface] : []),
-    s.target,
-  ];
-}
-
-/** Seconds as ping takes them: 100 → "0.1". */
-function seconds(ms: number): string {
-  return String(Math.round(ms) / 1000);
-}
-
-/** `ping -n -i SECS -W SECS -O -D [-I SOURCE] [-I IFACE] TARGET` (ping's -I takes an address or a device). */
-export function pingArgs(s: IcmpSettings): string[] {
-  return [
-    "-n",
-    "-i",
-    seconds(s.interval),
-    "-W",
-    seconds(s.timeout),
-    "-O",
-    "-D",
-    ...(s.source ? ["-I", s.source] : []),
-    ...(s.iface ? ["-I", s.iface] : []),
-    s.target,
-  ];
-}
+export {
+  fpingArgs,
+  type IcmpSettings,
+  type IcmpTool,
+  icmpTimeout,
+  newStats,
+  type ProbeStats,
+  pingArgs,
+} from "./icmp-args.js";
 
 export interface IcmpRunnerOptions {
   /** The collector's name, for log lines. */
@@ -123,86 +40,10 @@ export interface IcmpRunnerOptions {
 export const KILL_GRACE_MS = 1000;
 /** How long a fresh program may take before its first probe (exec, DNS, socket set-up), ms. */
 const STARTUP_MS = 1000;
-/** A partial line longer than this is passed on as it is (it will not parse) rather than kept growing. */
-const MAX_LINE = 4096;
 /** How many of a program's last stderr lines its exit message quotes. */
 const STDERR_TAIL = 3;
 
 /** Children alive in this process: killed if the process exits without aborting its collectors. */
-const live = new Set<ChildProcess>();
-let exitHook = false;
-function track(child: ChildProcess): void {
-  live.add(child);
-  child.once("exit", () => live.delete(child));
-  if (!exitHook) {
-    exitHook = true;
-    process.once("exit", () => {
-      for (const c of live) c.kill("SIGKILL");
-    });
-  }
-}
-
-/** At most one log line per `everyMs`; says how many it held back. */
-class Throttle {
-  private last = Number.NEGATIVE_INFINITY;
-  private held = 0;
-  constructor(private readonly everyMs: number) {}
-  /** The number held back since the last line, when this one may be logged; undefined when it may not. */
-  pass(): number | undefined {
-    const now = performance.now();
-    if (now - this.last < this.everyMs) {
-      this.held++;
-      return undefined;
-    }
-    const held = this.held;
-    this.held = 0;
-    this.last = now;
-    return held;
-  }
-}
-
-function lines(stream: Readable, onLine: (line: string) => void): void {
-  let buf = "";
-  stream.setEncoding("utf8");
-  stream.on("data", (chunk: string) => {
-    buf += chunk;
-    let i = buf.indexOf("\n");
-    while (i >= 0) {
-      onLine(buf.slice(0, i));
-      buf = buf.slice(i + 1);
-      i = buf.indexOf("\n");
-    }
-    if (buf.length > MAX_LINE) {
-      onLine(buf);
-      buf = "";
-    }
-  });
-  stream.on("end", () => {
-    if (buf !== "") onLine(buf);
-    buf = "";
-  });
-}
-
-function errCode(err: unknown): string {
-  if (err && typeof err === "object" && "code" in err && typeof err.code === "string") return err.code;
-  return err instanceof Error ? err.message : String(err);
-}
-
-function fmtMs(ms: number): string {
-  return ms < 1000 ? `${Math.round(ms)}ms` : `${Math.round(ms / 100) / 10}s`;
-}
-
-/**
- * Runs the probe program until `signal` aborts. Results are reported in sequence order, one per probe:
- * - a reply line → answered (a reply slower than the timeout, which only ping prints, → lost);
- * - `timed out` (fping, at send + timeout) / `no answer yet` (ping, at the next send) → lost;
- * - an ICMP error naming the probe (ping) → lost;
- * - nothing at all: fping prints no line for a probe whose send fails (ENETUNREACH when the route to the
- *   target is gone, e.g. our own link is down). A probe whose line is overdue by `grace` after the moment it
- *   should have come (its send + timeout, as estimated from the previous line) is reported lost then; a gap in
- *   the sequence numbers is reported lost as soon as a later line shows it.
- * While no program runs (it exited, or cannot start) nothing is reported: the data goes stale.
- */
 export class IcmpRunner {
   private child: ChildProcess | undefined;
   private tool: IcmpTool = "fping";
