@@ -1,6 +1,6 @@
 /**
  * Pure parsing of what the ICMP probe programs print, one line at a time, as captured on Debian 12 (fixtures in
- * test/fixtures/probe/, made by its capture.sh):
+ * collectors/probe/testcases/, made by its capture.sh):
  *
  * - fping 5.1, `fping -l -p P -t T -e TARGET`. stdout, one line per probe, in sequence order:
  *     `10.201.0.2 : [5], 64 bytes, 0.056 ms (0.050 avg, 0% loss)`

@@ -14,7 +14,7 @@ describe("standby collect --once", () => {
       `host: t
 state_dir: ${join(dir, "state")}
 collectors:
-  - {name: local, type: os, interval: 5s, root: ${resolve("test/fixtures/os/root")}}
+  - {name: local, type: os, interval: 5s, root: ${resolve("collectors/os/testcases/root")}}
   - name: lo
     type: probe
     interval: 100ms

@@ -17,10 +17,10 @@ import {
   parseProcStat,
   parseSpeed,
   selectFilesystems,
-} from "../../../../collectors/os/parse.js";
+} from "../parse.js";
 
-// Real text captured on the test machine (Linux 6.18, 2 vCPUs, iproute2 6.1); see test/fixtures/os/README.md.
-const FIX = join(import.meta.dirname, "../../../fixtures/os");
+// Real text captured on the test machine (Linux 6.18, 2 vCPUs, iproute2 6.1); see collectors/os/testcases/README.md.
+const FIX = join(import.meta.dirname, "../testcases");
 const ROOT = join(FIX, "root");
 const fixture = (p: string) => readFileSync(join(ROOT, p), "utf8");
 const nic = (dev: string, file: string) => fixture(`sys/class/net/${dev}/${file}`);

@@ -11,16 +11,12 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import {
-  createOsCollector,
-  type OsCollectorOptions,
-  OsPollCollector,
-} from "../../../../collectors/os/index.js";
-import type { CollectorContext, Log, PollCollector, StreamCollector } from "../../../../src/collector.js";
-import type { OsCollectorSpec } from "../../../../src/config/schema.js";
-import type { Sample } from "../../../../src/engine/types.js";
+import type { CollectorContext, Log, PollCollector, StreamCollector } from "../../../src/collector.js";
+import type { Sample } from "../../../src/engine/types.js";
+import type { OsCollectorSpec } from "../config.js";
+import { createOsCollector, type OsCollectorOptions, OsPollCollector } from "../index.js";
 
-const FIX = join(import.meta.dirname, "../../../fixtures/os");
+const FIX = join(import.meta.dirname, "../testcases");
 const TS = 1764100000000;
 
 interface Logged {

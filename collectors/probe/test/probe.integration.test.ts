@@ -13,14 +13,10 @@ import http from "node:http";
 import { type AddressInfo, createServer, type Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import {
-  createProbeCollector,
-  type ProbeCollector,
-  type ProbeCollectorOptions,
-} from "../../collectors/probe/index.js";
-import type { CollectorContext, Log } from "../../src/collector.js";
-import type { ProbeCollectorSpec } from "../../src/config/schema.js";
-import type { Sample } from "../../src/engine/types.js";
+import type { CollectorContext, Log } from "../../../src/collector.js";
+import type { Sample } from "../../../src/engine/types.js";
+import type { ProbeCollectorSpec } from "../config.js";
+import { createProbeCollector, type ProbeCollector, type ProbeCollectorOptions } from "../index.js";
 
 const CI = process.env.CI === "true";
 const H = "sb-pr-h";

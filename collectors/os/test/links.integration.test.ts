@@ -11,9 +11,9 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createOsCollector, type OsCollectorOptions } from "../../collectors/os/index.js";
-import type { CollectorContext, Log, StreamCollector } from "../../src/collector.js";
-import type { Sample } from "../../src/engine/types.js";
+import type { CollectorContext, Log, StreamCollector } from "../../../src/collector.js";
+import type { Sample } from "../../../src/engine/types.js";
+import { createOsCollector, type OsCollectorOptions } from "../index.js";
 
 const run = promisify(execFile);
 const NS = "sb-os-links";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { type ProbeCollectorSpec, prepare } from "../../../../collectors/probe/config.js";
-import type { Route } from "../../../../src/actions/routes.js";
+import type { Route } from "../../../src/actions/routes.js";
+import { type ProbeCollectorSpec, prepare } from "../config.js";
 
 const spec = (target: string): ProbeCollectorSpec => ({
   name: "gateway",

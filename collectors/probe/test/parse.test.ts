@@ -1,11 +1,11 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { type ProbeLine, parseFpingLine, parsePingLine } from "../../../../collectors/probe/parse.js";
-import { SeqTracker } from "../../../../collectors/probe/sequence.js";
+import { type ProbeLine, parseFpingLine, parsePingLine } from "../parse.js";
+import { SeqTracker } from "../sequence.js";
 
-// Real output of Debian fping 5.1 and iputils ping 20221126, captured by test/fixtures/probe/capture.sh.
-const FIX = join(import.meta.dirname, "../../../fixtures/probe");
+// Real output of Debian fping 5.1 and iputils ping 20221126, captured by collectors/probe/testcases/capture.sh.
+const FIX = join(import.meta.dirname, "../testcases");
 
 function fixture(name: string): string[] {
   const text = readFileSync(join(FIX, name), "utf8");

@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import type { CollectorContext } from "../../../src/collector.js";
+import type { ProbeCollectorSpec } from "../config.js";
 import {
   createProbeCollector,
   fpingArgs,
@@ -6,10 +8,8 @@ import {
   PROBE_METRICS,
   pingArgs,
   redactUrl,
-} from "../../../../collectors/probe/index.js";
-import { parseHostPort } from "../../../../collectors/probe/socket.js";
-import type { CollectorContext } from "../../../../src/collector.js";
-import type { ProbeCollectorSpec } from "../../../../src/config/schema.js";
+} from "../index.js";
+import { parseHostPort } from "../socket.js";
 
 const ctx: CollectorContext = {
   host: "web-01",
