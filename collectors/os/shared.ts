@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type { CollectorContext } from "../../src/collector.js";
 import { labelsOf } from "../../src/collector.js";
 import type { Labels, Sample } from "../../src/engine/types.js";
+import { errorCode as codeOf, errorMessage as errMessage } from "../../src/util/errors.js";
 import type { OsCollectorSpec } from "./config.js";
 import { type Filesystem, linkUp, parseCarrier, parseOperstate } from "./parse.js";
 
@@ -144,10 +145,4 @@ export class Shared {
 /** A NIC removed between listing and reading is no error. */
 export const VANISHED = new Set(["ENOENT", "ENODEV"]);
 
-export function codeOf(err: unknown): string {
-  return typeof err === "object" && err !== null && "code" in err ? String(err.code) : "";
-}
-
-export function errMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
+export { codeOf, errMessage };

@@ -59,14 +59,8 @@ export function lines(stream: Readable, onLine: (line: string) => void): void {
   });
 }
 
-export function errCode(err: unknown): string {
-  if (err && typeof err === "object" && "code" in err && typeof err.code === "string") return err.code;
-  return err instanceof Error ? err.message : String(err);
-}
-
-export function fmtMs(ms: number): string {
-  return ms < 1000 ? `${Math.round(ms)}ms` : `${Math.round(ms / 100) / 10}s`;
-}
+export { formatDuration as fmtMs } from "../../src/util/duration.js";
+export { codeOrMessage as errCode } from "../../src/util/errors.js";
 
 /**
  * Runs the probe program until `signal` aborts. Results are reported in sequence order, one per probe:

@@ -6,6 +6,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { performance } from "node:perf_hooks";
 import type { Log } from "../../src/collector.js";
+import { KILL_GRACE_MS } from "../../src/util/kill.js";
 import { errCode, fmtMs, lines, Throttle, track } from "./child.js";
 import { fpingArgs, type IcmpSettings, type IcmpTool, type ProbeStats, pingArgs } from "./icmp-args.js";
 import { type ProbeLine, parseFpingLine, parsePingLine } from "./parse.js";
@@ -37,7 +38,8 @@ export interface IcmpRunnerOptions {
 }
 
 /** Time between SIGTERM and SIGKILL on abort. */
-export const KILL_GRACE_MS = 1000;
+export { KILL_GRACE_MS };
+
 /** How long a fresh program may take before its first probe (exec, DNS, socket set-up), ms. */
 const STARTUP_MS = 1000;
 /** How many of a program's last stderr lines its exit message quotes. */

@@ -9,6 +9,7 @@ import { performance } from "node:perf_hooks";
 import type { CollectorContext, StreamCollector } from "../../src/collector.js";
 import { labelsOf } from "../../src/collector.js";
 import type { Labels, Sample } from "../../src/engine/types.js";
+import { redactUrl } from "../../src/util/url.js";
 import type { ProbeCollectorSpec } from "./config.js";
 import { IcmpRunner, icmpTimeout, newStats, type ProbeStats } from "./icmp.js";
 import {
@@ -48,17 +49,7 @@ export class ProbeConfigError extends Error {
   override readonly name = "ProbeConfigError";
 }
 
-/** `https://user:secret@host/` → `https://user:xxxxx@host/`: URLs go into labels and log lines. */
-export function redactUrl(target: string): string {
-  try {
-    const u = new URL(target);
-    if (u.password === "") return target;
-    u.password = "xxxxx";
-    return u.toString();
-  } catch {
-    return target;
-  }
-}
+export { redactUrl };
 
 /**
  * The collector of one `probe` config block. Throws ProbeConfigError for a block it cannot run: an `interface`

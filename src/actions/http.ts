@@ -2,6 +2,7 @@
  * One HTTP request with a timeout, for the `http` action and http notify hooks. Never throws.
  */
 import { performance } from "node:perf_hooks";
+import { redactUrl } from "../util/url.js";
 import { formatDuration, OUTPUT_LIMIT, roundMs, truncateOutput } from "./spawn.js";
 
 export interface HttpRequest {
@@ -24,16 +25,7 @@ export interface HttpOutcome {
   readonly error?: string;
 }
 
-/** The URL for messages: a password in it is replaced by `***`. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = "***";
-    return u.toString();
-  } catch {
-    return url;
-  }
-}
+export { redactUrl };
 
 const NET_ERRORS: Record<string, string> = {
   ECONNREFUSED: "connection refused",

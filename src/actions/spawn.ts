@@ -18,8 +18,7 @@ import { performance } from "node:perf_hooks";
 
 /** How much output a result keeps: the first and the last half of this many bytes. */
 export const OUTPUT_LIMIT = 4096;
-/** Time between SIGTERM and SIGKILL when a command outlives its timeout. */
-export const KILL_GRACE_MS = 1000;
+export { KILL_GRACE_MS };
 /**
  * How long to wait for the exit after SIGKILL before the child is given up on (it is then in uninterruptible
  * sleep, or its exit is lost): the result is returned with `abandoned: true`.
@@ -68,12 +67,10 @@ export interface SpawnResult {
   readonly abandoned?: true;
 }
 
-/** `250ms`, `5s`, `1.5s`: durations in messages, as users write them in the config. */
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  const s = Math.round(ms / 100) / 10;
-  return `${s}s`;
-}
+import { formatDuration } from "../util/duration.js";
+import { KILL_GRACE_MS } from "../util/kill.js";
+
+export { formatDuration };
 
 /** Milliseconds with 0.1 ms resolution. */
 export function roundMs(ms: number): number {

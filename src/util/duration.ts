@@ -34,7 +34,7 @@ export function parseSpan(text: string): Span | undefined {
 /** Formats milliseconds the way users write them (`1m30s`, `250ms`). */
 export function formatDuration(ms: number): string {
   if (ms === 0) return "0s";
-  if (ms < 1000) return `${ms}ms`;
+  if (ms < 1000) return `${Math.round(ms)}ms`;
   let s = ms / 1000;
   const parts: string[] = [];
   for (const [unit, size] of [

@@ -75,7 +75,7 @@ describe("targets", () => {
   });
 
   it("redacts a URL's password (labels and logs show the target)", () => {
-    expect(redactUrl("https://mon:s3cret@10.0.0.1/health")).toBe("https://mon:xxxxx@10.0.0.1/health");
+    expect(redactUrl("https://mon:s3cret@10.0.0.1/health")).toBe("https://mon:***@10.0.0.1/health");
     expect(redactUrl("http://10.0.0.1/health")).toBe("http://10.0.0.1/health");
   });
 });
