@@ -216,3 +216,31 @@ describe("dry run (item 9)", () => {
     expect(() => readJson(join(dir, "state", "state.json"))).toThrow();
   });
 });
+
+describe("a failed activation is retried (issue 6 item 16)", () => {
+  it("re-runs the activation of the member left active when its exclusion ends, and only its activation", async () => {
+    const dir = tempDir();
+    const ran: { to: string; phase: string }[] = [];
+    let failB = true;
+    const runAction = async (_a: ActionSpec, ctx: ActionContext): Promise<ActionResult> => {
+      ran.push({ to: ctx.to, phase: ctx.reason.startsWith("retrying") ? "retry" : "switch" });
+      if (ctx.to === "isp-b" && failB) {
+        failB = false;
+        return { ok: false, kind: "exec", durationMs: 1, output: "", error: "exit 1" };
+      }
+      return { ok: true, kind: "exec", durationMs: 1, output: "" };
+    };
+    const { a, b, events } = await start(await setup(dir, { hold: "500ms" }), { runAction });
+    for (let i = 0; i < 3; i++) b.send(1);
+    for (let i = 0; i < 3; i++) a.send(1);
+    await sleep(50);
+    for (let i = 0; i < 3; i++) a.send(0); // isp-a down: failover to isp-b, whose activation fails once
+    await until(() => events.some((e) => e.kind === "switch_failed"));
+    await until(() => events.some((e) => e.kind === "switch_retry"), 3000);
+    await until(() => ran.filter((r) => r.to === "isp-b").length >= 2, 3000);
+    expect(events.filter((e) => e.kind === "switch_retry")).toHaveLength(1);
+    // The retry activated isp-b again and deactivated nothing (from and to are the same member).
+    const deactivations = events.filter((e) => e.kind === "action" && e.phase === "deactivate");
+    expect(deactivations).toEqual([]);
+  });
+});
