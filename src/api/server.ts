@@ -129,20 +129,24 @@ export function toCommand(
   clock: Clock = systemClock,
 ): Command | string {
   const member = typeof body.member === "string" ? body.member : undefined;
+  let until: number | undefined;
+  if (typeof body.until === "number") until = fromWall(body.until, clock);
+  else if (typeof body.for === "string") {
+    const d = parseDuration(body.for);
+    if (d === undefined) return `"for": "${body.for}" is not a duration (e.g. 30m, 2h)`;
+    until = clock.mono() + d;
+  }
   switch (name) {
     case "failover":
-      return { command: "failover", ...(member ? { member } : {}) };
+      return {
+        command: "failover",
+        ...(member ? { member } : {}),
+        ...(until !== undefined ? { until } : {}),
+      };
     case "failback":
       return { command: "failback" };
     case "pin": {
       if (!member) return 'pin needs "member"';
-      let until: number | undefined;
-      if (typeof body.until === "number") until = fromWall(body.until, clock);
-      else if (typeof body.for === "string") {
-        const d = parseDuration(body.for);
-        if (d === undefined) return `"for": "${body.for}" is not a duration (e.g. 30m, 2h)`;
-        until = clock.mono() + d;
-      }
       return {
         command: "pin",
         member,

@@ -137,8 +137,13 @@ const control = (name: string, description: string, extra?: (c: Command) => Comm
     process.exitCode = await runControl({ config: opts.config, group, command: name, body }, processIo);
   });
 };
-control("failover", "switch away from the active member now (to the best other member, or --to)", (c) =>
-  c.option("--to <member>", "the member to switch to"),
+control(
+  "failover",
+  "switch away from the active member now (to the best other member, or --to) and stay there until failback, unpin or --for",
+  (c) =>
+    c
+      .option("--to <member>", "the member to switch to")
+      .option("--for <duration>", "automatic failback may undo it after this long (e.g. 1h)"),
 );
 control("failback", "switch to the most preferred healthy member now (any failback mode)");
 control("pin", "make MEMBER the preferred member (switching to it now), optionally for a while", (c) =>

@@ -84,6 +84,13 @@ describe("the local API", () => {
       member: "b",
       until: 1_060_000,
     });
+    // `standby failover GROUP --to M --for 1h`: held there for an hour.
+    expect(toCommand("failover", { member: "b", for: "1h" }, clock)).toEqual({
+      command: "failover",
+      member: "b",
+      until: 4_600_000,
+    });
+    expect(toCommand("failover", {}, clock)).toEqual({ command: "failover" });
   });
 
   it("parses listen addresses and command bodies", () => {
