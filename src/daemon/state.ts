@@ -23,25 +23,13 @@ export interface SwitchIntent {
  * (health, when members became healthy, which members reported, redundancy) is rebuilt at start: the timers
  * that judge fresh data restart with the process.
  */
-export interface DurableGroupState {
-  readonly active: string;
-  readonly since: number;
-  readonly switches: readonly number[];
-  readonly frozen?: {
-    readonly at: number;
-    readonly until?: number;
-    readonly reason: string;
-    readonly avoid?: string;
-  };
-  readonly pin?: { readonly member: string; readonly until?: number; readonly by?: "pin" | "failover" };
-  /** A member the operator forced although unhealthy: kept until its health changes. */
-  readonly forced?: string;
-  readonly hold: number;
-  readonly probation?: { readonly to: string; readonly until: number };
-  readonly excluded: Readonly<Record<string, number>>;
+export type DurableGroupState = Pick<
+  GroupState,
+  "active" | "since" | "switches" | "frozen" | "pin" | "forced" | "hold" | "probation" | "excluded"
+> & {
   /** Switches decided and not finished, oldest first (usually none or one). */
   readonly intents?: readonly SwitchIntent[];
-}
+};
 
 export interface PersistedState {
   readonly version: 2;
