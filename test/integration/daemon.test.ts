@@ -1,97 +1,13 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import type { Collector } from "../../src/collector.js";
-import { loadConfigText } from "../../src/config/load.js";
-import type { Config } from "../../src/config/schema.js";
-import { Daemon } from "../../src/daemon/daemon.js";
-import type { Sample } from "../../src/engine/types.js";
-import type { StandbyEvent } from "../../src/groups/events.js";
-import { monoNow } from "../../src/util/clock.js";
-import { quietLog } from "../helpers.js";
+import { setup, start, stopAll, switchesFile, tempDir, until } from "./daemon-harness.js";
 
-/** A stream collector the test drives by hand: `send(value)` emits one probe.success sample for gw-X. */
-function fakeProbe(name: string) {
-  let emit: ((s: Sample[]) => void) | undefined;
-  const labels = Object.freeze({ collector: name });
-  const c: Collector = {
-    kind: "stream",
-    name,
-    start(e) {
-      emit = e;
-    },
-  };
-  return {
-    c,
-    send: (value: number, ts = Math.round(monoNow())) =>
-      emit?.([{ metric: "probe.success", labels, value, ts }]),
-  };
-}
-
-async function setup(dir: string, extraGroup = ""): Promise<Config> {
-  writeFileSync(
-    join(dir, "rules.yaml"),
-    `rules:
-  - {name: gw-a-down, metric: probe.success, labels: {collector: gw-a}, problem: "max over 3 samples == 0", recovery: "min over 3 samples == 1"}
-  - {name: gw-b-down, metric: probe.success, labels: {collector: gw-b}, problem: "max over 3 samples == 0", recovery: "min over 3 samples == 1"}
-`,
-  );
-  const text = `state_dir: ${join(dir, "state")}
-rules: [rules.yaml]
-groups:
-  - name: uplink
-    members:
-      - name: isp-a
-        priority: 100
-        health: [gw-a-down]
-        activate: [{exec: {argv: [/bin/sh, -c, 'echo "$STANDBY_FROM>$STANDBY_TO" >> ${join(dir, "switches")}']}}]
-      - name: isp-b
-        priority: 50
-        health: [gw-b-down]
-        activate: [{exec: {argv: [/bin/sh, -c, 'echo "$STANDBY_FROM>$STANDBY_TO" >> ${join(dir, "switches")}']}}]
-    failback: {mode: auto, hold: 1s}
-${extraGroup}`;
-  const r = await loadConfigText(text, join(dir, "standby.yaml"), { asRoot: false });
-  if (!r.ok) throw new Error(JSON.stringify(r.errors));
-  return r.config;
-}
-
-const running: Daemon[] = [];
-afterEach(async () => {
-  for (const d of running.splice(0)) await d.stop();
-});
-
-async function start(config: Config, opts: { dryRun?: boolean } = {}) {
-  const a = fakeProbe("gw-a");
-  const b = fakeProbe("gw-b");
-  const events: StandbyEvent[] = [];
-  const d = new Daemon({
-    config,
-    log: quietLog,
-    collectors: [a.c, b.c],
-    onEvent: (e) => events.push(e),
-    reassertEvery: 0,
-    ...opts,
-  });
-  await d.start();
-  running.push(d);
-  return { d, a, b, events };
-}
-
-const until = async (pred: () => boolean, ms = 5000) => {
-  const t0 = Date.now();
-  while (!pred()) {
-    if (Date.now() - t0 > ms) throw new Error("timed out waiting");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
-const switchesFile = (dir: string) =>
-  existsSync(join(dir, "switches")) ? readFileSync(join(dir, "switches"), "utf8").trim().split("\n") : [];
+afterEach(stopAll);
 
 describe("daemon (in process, fake collectors, real actions and files)", () => {
   it("fails over, runs the activation, writes events and state; a restart does not switch again", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "sb-daemon-"));
+    const dir = tempDir();
     const config = await setup(dir);
     const { d, a, b, events } = await start(config);
     for (let i = 0; i < 3; i++) {
@@ -130,7 +46,7 @@ describe("daemon (in process, fake collectors, real actions and files)", () => {
   });
 
   it("fails back after the hold once the preferred member recovers", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "sb-daemon-"));
+    const dir = tempDir();
     const { a, b } = await start(await setup(dir));
     for (let i = 0; i < 3; i++) b.send(1);
     for (let i = 0; i < 3; i++) a.send(0);
@@ -143,7 +59,7 @@ describe("daemon (in process, fake collectors, real actions and files)", () => {
   });
 
   it("--dry-run decides and logs but runs no action", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "sb-daemon-"));
+    const dir = tempDir();
     const { d, a, b, events } = await start(await setup(dir), { dryRun: true });
     for (let i = 0; i < 3; i++) b.send(1);
     for (let i = 0; i < 3; i++) a.send(0);
@@ -154,15 +70,14 @@ describe("daemon (in process, fake collectors, real actions and files)", () => {
   });
 
   it("an action that fails is a switch_failed event; an operator command works through the daemon", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "sb-daemon-"));
-    const config = await setup(
-      dir,
-      `  - name: svc
+    const dir = tempDir();
+    const config = await setup(dir, {
+      extraGroup: `  - name: svc
     members:
       - {name: main, priority: 10, health: [], activate: []}
       - {name: spare, priority: 5, health: [], activate: [{exec: {argv: [/nonexistent/program]}}]}
 `,
-    );
+    });
     const { d, events } = await start(config);
     const r = await d.command("svc", { command: "failover" });
     expect(r.ok).toBe(true);
@@ -175,7 +90,7 @@ describe("daemon (in process, fake collectors, real actions and files)", () => {
   });
 
   it("reload carries rule and group state over", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "sb-daemon-"));
+    const dir = tempDir();
     const config = await setup(dir);
     const { d, a, b } = await start(config);
     for (let i = 0; i < 3; i++) b.send(1);
