@@ -16,9 +16,6 @@ import { spawn } from "node:child_process";
 import { readdir, readFile } from "node:fs/promises";
 import { performance } from "node:perf_hooks";
 
-/** How much output a result keeps: the first and the last half of this many bytes. */
-export const OUTPUT_LIMIT = 4096;
-export { KILL_GRACE_MS };
 /**
  * How long to wait for the exit after SIGKILL before the child is given up on (it is then in uninterruptible
  * sleep, or its exit is lost): the result is returned with `abandoned: true`.
@@ -42,6 +39,11 @@ export interface SpawnOptions {
    * children of their own (`ip`, which also execs in place under `ip netns exec`) should turn it off.
    */
   readonly group?: boolean;
+  /**
+   * Also keep the whole of stdout, up to this many bytes, in `stdout` (for collectors that parse what a tool
+   * prints: `ipmitool sdr elist`, `smartctl -j`). Beyond it the rest is dropped and `stdoutTruncated` set.
+   */
+  readonly captureStdout?: number;
 }
 
 export interface SpawnResult {
@@ -65,72 +67,17 @@ export interface SpawnResult {
    * it. It may still be there (`pid`); nothing of it holds up the daemon.
    */
   readonly abandoned?: true;
+  /** All of stdout (up to `captureStdout` bytes), when the option was given. */
+  readonly stdout?: string;
+  readonly stdoutTruncated?: true;
 }
 
 import { formatDuration } from "../util/duration.js";
 import { KILL_GRACE_MS } from "../util/kill.js";
+import { lastLine, OutputBuffer, roundMs } from "./output.js";
 
-export { formatDuration };
-
-/** Milliseconds with 0.1 ms resolution. */
-export function roundMs(ms: number): number {
-  return Math.round(ms * 10) / 10;
-}
-
-/** Keeps the head and the tail of a stream of chunks within `limit` bytes. */
-export class OutputBuffer {
-  private readonly half: number;
-  private head: Buffer[] = [];
-  private headBytes = 0;
-  private tail: Buffer[] = [];
-  private tailBytes = 0;
-  private dropped = 0;
-
-  constructor(readonly limit = OUTPUT_LIMIT) {
-    this.half = Math.floor(limit / 2);
-  }
-
-  push(chunk: Buffer | string): void {
-    let b = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
-    if (this.headBytes < this.half) {
-      const take = Math.min(this.half - this.headBytes, b.length);
-      this.head.push(b.subarray(0, take));
-      this.headBytes += take;
-      b = b.subarray(take);
-    }
-    if (b.length === 0) return;
-    this.tail.push(b);
-    this.tailBytes += b.length;
-    while (this.tailBytes > this.limit - this.half) {
-      const first = this.tail[0]!;
-      const excess = this.tailBytes - (this.limit - this.half);
-      if (first.length <= excess) {
-        this.tail.shift();
-        this.tailBytes -= first.length;
-        this.dropped += first.length;
-      } else {
-        this.tail[0] = first.subarray(excess);
-        this.tailBytes -= excess;
-        this.dropped += excess;
-      }
-    }
-  }
-
-  toString(): string {
-    const head = Buffer.concat(this.head).toString("utf8");
-    const tail = Buffer.concat(this.tail).toString("utf8");
-    if (this.dropped === 0) return head + tail;
-    return `${head}\n[... ${this.dropped} bytes left out ...]\n${tail}`;
-  }
-}
-
-/** Truncates a string the way command output is truncated. */
-export function truncateOutput(text: string, limit = OUTPUT_LIMIT): string {
-  if (Buffer.byteLength(text) <= limit) return text;
-  const b = new OutputBuffer(limit);
-  b.push(text);
-  return b.toString();
-}
+export { lastLine, OUTPUT_LIMIT, OutputBuffer, roundMs, truncateOutput } from "./output.js";
+export { formatDuration, KILL_GRACE_MS };
 
 function killGroup(pid: number, signal: NodeJS.Signals, group: boolean): boolean {
   try {
@@ -193,6 +140,9 @@ async function groupAlive(pgid: number): Promise<boolean> {
 export function spawnWithTimeout(argv: readonly string[], opts: SpawnOptions): Promise<SpawnResult> {
   const started = performance.now();
   const out = new OutputBuffer();
+  const captured: Buffer[] = [];
+  let capturedBytes = 0;
+  let stdoutTruncated = false;
   const base = { argv: [...argv] };
   if (argv.length === 0 || !argv[0]) {
     return Promise.resolve({
@@ -249,6 +199,12 @@ export function spawnWithTimeout(argv: readonly string[], opts: SpawnOptions): P
         ...(exitCode !== undefined ? { exitCode } : {}),
         ...(exitSignal !== undefined ? { exitSignal } : {}),
         output: out.toString(),
+        ...(opts.captureStdout !== undefined
+          ? {
+              stdout: Buffer.concat(captured).toString("utf8"),
+              ...(stdoutTruncated ? { stdoutTruncated: true } : {}),
+            }
+          : {}),
         durationMs: roundMs(performance.now() - started),
         timedOut,
         aborted,
@@ -288,7 +244,15 @@ export function spawnWithTimeout(argv: readonly string[], opts: SpawnOptions): P
       kill();
     }
 
-    child.stdout?.on("data", (c: Buffer) => out.push(c));
+    child.stdout?.on("data", (c: Buffer) => {
+      out.push(c);
+      if (opts.captureStdout === undefined || stdoutTruncated) return;
+      const room = opts.captureStdout - capturedBytes;
+      if (c.length > room) stdoutTruncated = true;
+      const keep = c.length > room ? c.subarray(0, room) : c;
+      captured.push(keep);
+      capturedBytes += keep.length;
+    });
     child.stderr?.on("data", (c: Buffer) => out.push(c));
 
     child.on("error", (err: NodeJS.ErrnoException) => {
@@ -357,16 +321,6 @@ const SPAWN_ERRORS: Record<string, string> = {
   EINVAL: "no program given",
   E2BIG: "argument list too long",
 };
-
-/** The last non-empty line of output, trimmed, for one-line messages. */
-export function lastLine(output: string, max = 200): string {
-  const lines = output.split("\n").map((l) => l.trim());
-  for (let i = lines.length - 1; i >= 0; i--) {
-    const l = lines[i]!;
-    if (l && !l.startsWith("[... ")) return l.length > max ? `${l.slice(0, max - 3)}...` : l;
-  }
-  return "";
-}
 
 /**
  * Why a command failed, in one line without the name of the command (the caller prefixes it), or undefined when

@@ -195,3 +195,18 @@ describe("spawnWithTimeout", () => {
     expect(r.exitCode).toBe(0);
   });
 });
+
+describe("spawnWithTimeout captureStdout", () => {
+  it("keeps all of stdout (not stderr) up to the limit, beyond the output truncation", async () => {
+    const script = "head -c 20000 /dev/zero | tr '\\0' a; echo err >&2";
+    const r = await spawnWithTimeout(["sh", "-c", script], { timeout: 5000, captureStdout: 1 << 20 });
+    expect(r.stdout).toBe("a".repeat(20000));
+    expect(r.stdoutTruncated).toBeUndefined();
+    expect(r.output.length).toBeLessThan(5000);
+    const cut = await spawnWithTimeout(["sh", "-c", script], { timeout: 5000, captureStdout: 1000 });
+    expect(cut.stdout).toBe("a".repeat(1000));
+    expect(cut.stdoutTruncated).toBe(true);
+    const none = await spawnWithTimeout(["sh", "-c", script], { timeout: 5000 });
+    expect(none.stdout).toBeUndefined();
+  });
+});
