@@ -1,4 +1,5 @@
 import type { Labels, Sample } from "./engine/types.js";
+import { COMPONENT_STATES, type ComponentState } from "./states.js";
 
 /** What the daemon gives every collector. */
 export interface CollectorContext {
@@ -55,4 +56,9 @@ export interface MetricInfo {
   /** Labels beyond `host` and `collector`, which every sample carries. */
   readonly labels: readonly string[];
   readonly help: string;
+}
+
+/** A component-state sample: `value` is the state's number (0 ok … −1 unknown), `state` the word. */
+export function stateSample(metric: string, labels: Labels, state: ComponentState, ts: number): Sample {
+  return { metric, labels, value: COMPONENT_STATES[state].value, state, ts };
 }
