@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests use (as root): network namespaces and routes (iproute2), probes
-# (iputils-ping, fping), address announcements (arping), fault injection (nftables), HTTP checks (curl).
+# (iputils-ping, fping), address announcements (arping), fault injection (nftables), HTTP checks (curl), a BMC
+# (openipmi's ipmi_sim, read by ipmitool) and smartctl (smartmontools: its --scan and exit-status behaviour).
 # Idempotent and quick when everything is there already.
 set -euo pipefail
 
-PACKAGES=(iproute2 iputils-ping fping arping nftables procps curl)
+PACKAGES=(iproute2 iputils-ping fping arping nftables procps curl openipmi ipmitool smartmontools)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
