@@ -53,6 +53,8 @@ export class RuleEngine {
         matchers: compileMatchers(spec.labels),
         flap: spec.flap === false ? undefined : (spec.flap ?? DEFAULT_FLAP),
         forgetAfter: spec.forget_after ?? Math.max(DEFAULT_FORGET_MS, 2 * (spec.stale_after ?? 0)),
+        judgesUnknown:
+          namesUnknown(spec.problem) || (spec.recovery !== undefined && namesUnknown(spec.recovery)),
         instances: new Map(),
       };
       this.rules.set(spec.name, compiled);
@@ -78,11 +80,39 @@ export class RuleEngine {
       this.outOfOrder++;
       return NO_TRANSITIONS;
     }
+    if (sample.state === "unknown") {
+      const t = this.unknownReading(series, now);
+      if (t !== undefined) return t;
+    }
     series.lastTs = now;
     series.push(now, sample.value);
     let out: Transition[] | undefined;
     for (const inst of series.instances) {
       const t = this.evaluate(inst, now);
+      if (t) (out ??= []).push(t);
+    }
+    return out ?? NO_TRANSITIONS;
+  }
+
+  /**
+   * A component-state sample whose state is `unknown` (a sensor without a reading, a BMC that stopped answering):
+   * the device does not say, so it is no data — every instance that does not ask about `unknown` itself goes
+   * unknown at once (as if stale_after had passed), without waiting for stale_after. Returns undefined when
+   * some instance judges unknown readings, which then takes the sample as a value.
+   */
+  private unknownReading(series: Series, now: number): readonly Transition[] | undefined {
+    if (series.instances.some((i) => i.compiled.judgesUnknown)) return undefined;
+    let out: Transition[] | undefined;
+    for (const inst of series.instances) {
+      if (inst.stale) continue;
+      inst.stale = true;
+      inst.v = Number.NaN;
+      this.timed.delete(inst);
+      const t = this.report(
+        inst,
+        now,
+        `${inst.compiled.spec.name} unknown: the device reports no reading (state unknown)`,
+      );
       if (t) (out ??= []).push(t);
     }
     return out ?? NO_TRANSITIONS;
@@ -379,4 +409,9 @@ export class RuleEngine {
       reason: inst.reason,
     };
   }
+}
+
+/** Whether a condition names the unknown state (−1): `== unknown`, `in [failed, unknown]`. */
+function namesUnknown(c: Condition): boolean {
+  return c.op === "in" ? c.values.includes(-1) : c.value === -1;
 }

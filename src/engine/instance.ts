@@ -45,6 +45,8 @@ export interface CompiledRule {
   readonly matchers: readonly GlobMatcher[];
   readonly flap: FlapSpec | undefined;
   readonly forgetAfter: number;
+  /** Its problem or recovery condition names `unknown` (−1): an unknown reading is something it judges. */
+  readonly judgesUnknown: boolean;
   readonly instances: Map<string, Instance>;
 }
 

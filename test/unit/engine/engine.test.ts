@@ -211,6 +211,35 @@ describe("forget_after", () => {
 });
 
 describe("missing data", () => {
+  const unknownReading = (ts: number) => ({ ...sample(ts, -1), state: "unknown" });
+  it("an unknown reading (a sensor without one, a BMC gone) makes the rule unknown at once, not after stale_after", () => {
+    const e = new RuleEngine([rule({ problem: "in [failed, absent]", stale_after: "1h" })]);
+    expect(feed(e, seq([0])).map((x) => x.state)).toEqual(["ok"]);
+    const t = e.ingest(unknownReading(1000));
+    expect(t.map((x) => x.state)).toEqual(["unknown"]);
+    expect(t[0]?.reason).toBe("r unknown: the device reports no reading (state unknown)");
+    expect([...e.instancesOf("r")][0]?.health).toBe("unknown");
+    expect(e.ingest(unknownReading(2000))).toEqual([]);
+    // The value −1 never entered the window: a min over the window sees only real readings.
+    expect(e.ingest(sample(3000, 2)).map((x) => x.state)).toEqual(["firing"]);
+  });
+  it("a firing rule that gets an unknown reading is unknown, and firing again when the failed reading returns", () => {
+    const e = new RuleEngine([rule({ problem: "in [failed, absent]" })]);
+    feed(e, seq([2]));
+    expect(e.ingest(unknownReading(1000)).map((x) => x.state)).toEqual(["unknown"]);
+    expect(e.ingest(sample(2000, 2)).map((x) => x.state)).toEqual(["firing"]);
+  });
+  it("a rule that names unknown judges the unknown reading as a value", () => {
+    const e = new RuleEngine([rule({ problem: "in [failed, unknown]" })]);
+    feed(e, seq([0]));
+    expect(e.ingest(unknownReading(1000)).map((x) => x.state)).toEqual(["firing"]);
+  });
+  it("an unknown reading does not keep a series from being forgotten", () => {
+    const e = new RuleEngine([rule({ problem: "last == 2", forget_after: "1m" })]);
+    feed(e, seq([0]));
+    e.ingest(unknownReading(30_000));
+    expect(e.tick(60_000).map((x) => x.state)).toEqual(["forgotten"]);
+  });
   it("goes unknown exactly stale_after after the last sample, and back with data", () => {
     const e = new RuleEngine([rule({ problem: "last > 0", stale_after: "30s" })]);
     feed(e, seq([0]));
