@@ -6,6 +6,8 @@
  */
 import type { z } from "zod";
 import type { Collector, CollectorContext, MetricInfo } from "../src/collector.js";
+import * as ipmi from "./ipmi/config.js";
+import { createIpmiCollector } from "./ipmi/index.js";
 import * as os from "./os/config.js";
 import { createOsCollector } from "./os/index.js";
 import * as probe from "./probe/config.js";
@@ -39,6 +41,7 @@ function define<S extends z.ZodType>(
 export const COLLECTORS = [
   define(os, createOsCollector),
   define(probe, createProbeCollector),
+  define(ipmi, createIpmiCollector),
 ] as const;
 
 type AnyDefinition = (typeof COLLECTORS)[number];
