@@ -12,6 +12,8 @@ import * as os from "./os/config.js";
 import { createOsCollector } from "./os/index.js";
 import * as probe from "./probe/config.js";
 import { createProbeCollector } from "./probe/index.js";
+import * as smart from "./smart/config.js";
+import { createSmartCollector } from "./smart/index.js";
 
 /** What a collector's `config.ts` exports. */
 interface CollectorConfig<S extends z.ZodType> {
@@ -42,6 +44,7 @@ export const COLLECTORS = [
   define(os, createOsCollector),
   define(probe, createProbeCollector),
   define(ipmi, createIpmiCollector),
+  define(smart, createSmartCollector),
 ] as const;
 
 type AnyDefinition = (typeof COLLECTORS)[number];

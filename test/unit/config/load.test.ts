@@ -43,6 +43,7 @@ describe("the shipped examples", () => {
       "nic.yaml",
       "psu.yaml",
       "raid.yaml",
+      "smart.yaml",
       "uplink.yaml",
     ]);
     for (const f of files) {
