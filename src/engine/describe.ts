@@ -1,6 +1,6 @@
 /** The reasons a rule instance gives, in words: what held, with which value, for how long. */
 import { formatDuration, formatSpan } from "../util/duration.js";
-import type { Instance } from "./instance.js";
+import type { Instance, Transition } from "./instance.js";
 import type { RuleState } from "./types.js";
 
 export function fmtValue(v: number | undefined): string {
@@ -29,4 +29,25 @@ export function describe(inst: Instance, now: number, prev: RuleState): string {
         ? `${name} ok: ${spec.recovery.text} (value ${v})`
         : `${name} ok: ${spec.problem.text} is false (value ${v})`;
   }
+}
+
+/** Emits a transition if the reported state changed. */
+export function report(inst: Instance, now: number, reason?: string): Transition | undefined {
+  const state: RuleState = inst.stale ? "unknown" : inst.flapping ? "flapping" : inst.phase;
+  if (state === inst.state) return undefined;
+  const prev = inst.state;
+  inst.state = state;
+  inst.since = now;
+  inst.reason =
+    reason ?? (state === "flapping" || prev === "flapping" ? inst.reason : describe(inst, now, prev));
+  if (prev === "flapping" && state !== "flapping") inst.reason += `; now ${describe(inst, now, prev)}`;
+  return {
+    ts: now,
+    rule: inst.compiled.spec.name,
+    labels: inst.series.labels,
+    state,
+    prev,
+    ...(inst.value !== undefined ? { value: inst.value } : {}),
+    reason: inst.reason,
+  };
 }

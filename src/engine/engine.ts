@@ -1,11 +1,10 @@
 import { formatDuration } from "../util/duration.js";
 import { aggregate, compare, retention } from "./aggregate.js";
-import { describe } from "./describe.js";
+import { report } from "./describe.js";
 import { recordFlap } from "./flap.js";
 import {
   type CompiledRule,
-  DEFAULT_FLAP,
-  DEFAULT_FORGET_MS,
+  compileRule,
   Instance,
   type InstanceView,
   type Phase,
@@ -14,8 +13,8 @@ import {
   type Transition,
   UNMATCHED_CACHE_MAX,
 } from "./instance.js";
-import { compileMatchers, labelsMatch } from "./labels.js";
-import type { Condition, Labels, RuleSpec, RuleState, Sample } from "./types.js";
+import { labelsMatch } from "./labels.js";
+import type { Condition, Labels, RuleSpec, Sample } from "./types.js";
 
 export { DEFAULT_FLAP, DEFAULT_FORGET_MS, type InstanceView, type Transition } from "./instance.js";
 
@@ -48,15 +47,7 @@ export class RuleEngine {
   constructor(rules: readonly RuleSpec[]) {
     for (const spec of rules) {
       if (this.rules.has(spec.name)) throw new Error(`duplicate rule name "${spec.name}"`);
-      const compiled: CompiledRule = {
-        spec,
-        matchers: compileMatchers(spec.labels),
-        flap: spec.flap === false ? undefined : (spec.flap ?? DEFAULT_FLAP),
-        forgetAfter: spec.forget_after ?? Math.max(DEFAULT_FORGET_MS, 2 * (spec.stale_after ?? 0)),
-        judgesUnknown:
-          namesUnknown(spec.problem) || (spec.recovery !== undefined && namesUnknown(spec.recovery)),
-        instances: new Map(),
-      };
+      const compiled = compileRule(spec);
       this.rules.set(spec.name, compiled);
       let list = this.byMetric.get(spec.metric);
       if (!list) this.byMetric.set(spec.metric, (list = []));
@@ -108,7 +99,7 @@ export class RuleEngine {
       inst.stale = true;
       inst.v = Number.NaN;
       this.timed.delete(inst);
-      const t = this.report(
+      const t = report(
         inst,
         now,
         `${inst.compiled.spec.name} unknown: the device reports no reading (state unknown)`,
@@ -144,7 +135,7 @@ export class RuleEngine {
             inst.stale = true;
             inst.v = Number.NaN;
             this.timed.delete(inst); // a streak cannot complete without data
-            const t = this.report(
+            const t = report(
               inst,
               now,
               `${rule.spec.name} unknown: no sample for ${formatDuration(now - last)} (stale_after ${formatDuration(after)})`,
@@ -341,7 +332,7 @@ export class RuleEngine {
       }
     }
     if (verdict !== undefined && inst.compiled.flap) recordFlap(inst);
-    return this.report(inst, now);
+    return report(inst, now);
   }
 
   /**
@@ -386,32 +377,6 @@ export class RuleEngine {
     if (now < this.timerDeadline(inst)) return undefined;
     this.setPhase(inst, inst.phase === "pending" ? "firing" : "ok");
     this.timed.delete(inst);
-    return this.report(inst, now);
+    return report(inst, now);
   }
-
-  /** Emits a transition if the reported state changed. */
-  private report(inst: Instance, now: number, reason?: string): Transition | undefined {
-    const state: RuleState = inst.stale ? "unknown" : inst.flapping ? "flapping" : inst.phase;
-    if (state === inst.state) return undefined;
-    const prev = inst.state;
-    inst.state = state;
-    inst.since = now;
-    inst.reason =
-      reason ?? (state === "flapping" || prev === "flapping" ? inst.reason : describe(inst, now, prev));
-    if (prev === "flapping" && state !== "flapping") inst.reason += `; now ${describe(inst, now, prev)}`;
-    return {
-      ts: now,
-      rule: inst.compiled.spec.name,
-      labels: inst.series.labels,
-      state,
-      prev,
-      ...(inst.value !== undefined ? { value: inst.value } : {}),
-      reason: inst.reason,
-    };
-  }
-}
-
-/** Whether a condition names the unknown state (−1): `== unknown`, `in [failed, unknown]`. */
-function namesUnknown(c: Condition): boolean {
-  return c.op === "in" ? c.values.includes(-1) : c.value === -1;
 }

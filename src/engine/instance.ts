@@ -4,8 +4,8 @@
  */
 import type { Health } from "../groups/types.js";
 import type { RulePhase } from "../states.js";
-import type { GlobMatcher } from "./labels.js";
-import type { FlapSpec, Labels, RuleSpec, RuleState } from "./types.js";
+import { compileMatchers, type GlobMatcher } from "./labels.js";
+import type { Condition, FlapSpec, Labels, RuleSpec, RuleState } from "./types.js";
 import { SampleBuffer } from "./window.js";
 
 /** A rule instance changed its reported state. */
@@ -116,4 +116,21 @@ export class Instance implements InstanceView {
 export function spanHeld(span: RuleSpec["for"], inst: Instance, now: number): boolean {
   if (span === undefined) return true;
   return span.kind === "samples" ? inst.streak >= span.n : now - inst.streakAt >= span.ms;
+}
+
+/** A rule made ready for the engine: its label matchers, flap settings and forget_after resolved. */
+export function compileRule(spec: RuleSpec): CompiledRule {
+  return {
+    spec,
+    matchers: compileMatchers(spec.labels),
+    flap: spec.flap === false ? undefined : (spec.flap ?? DEFAULT_FLAP),
+    forgetAfter: spec.forget_after ?? Math.max(DEFAULT_FORGET_MS, 2 * (spec.stale_after ?? 0)),
+    judgesUnknown: namesUnknown(spec.problem) || (spec.recovery !== undefined && namesUnknown(spec.recovery)),
+    instances: new Map(),
+  };
+}
+
+/** Whether a condition names the unknown state (−1): `== unknown`, `in [failed, unknown]`. */
+function namesUnknown(c: Condition): boolean {
+  return c.op === "in" ? c.values.includes(-1) : c.value === -1;
 }
