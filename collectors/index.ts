@@ -6,6 +6,8 @@
  */
 import type { z } from "zod";
 import type { Collector, CollectorContext, MetricInfo } from "../src/collector.js";
+import * as md from "./md/config.js";
+import { createMdCollector } from "./md/index.js";
 import * as os from "./os/config.js";
 import { createOsCollector } from "./os/index.js";
 import * as probe from "./probe/config.js";
@@ -37,6 +39,7 @@ function define<S extends z.ZodType>(
 
 // biome-ignore format: one line per collector, so that adding one is a one-line diff
 export const COLLECTORS = [
+  define(md, createMdCollector),
   define(os, createOsCollector),
   define(probe, createProbeCollector),
 ] as const;
