@@ -8,6 +8,8 @@ import type { z } from "zod";
 import type { Collector, CollectorContext, MetricInfo } from "../src/collector.js";
 import * as ipmi from "./ipmi/config.js";
 import { createIpmiCollector } from "./ipmi/index.js";
+import * as md from "./md/config.js";
+import { createMdCollector } from "./md/index.js";
 import * as os from "./os/config.js";
 import { createOsCollector } from "./os/index.js";
 import * as probe from "./probe/config.js";
@@ -44,6 +46,7 @@ export const COLLECTORS = [
   define(os, createOsCollector),
   define(probe, createProbeCollector),
   define(ipmi, createIpmiCollector),
+  define(md, createMdCollector),
   define(smart, createSmartCollector),
 ] as const;
 

@@ -6,7 +6,7 @@ import { runCheck } from "../../../src/cli/commands/check.js";
 import { runSchema } from "../../../src/cli/commands/schema.js";
 import { memoryIo } from "../../../src/cli/io.js";
 
-const EXAMPLE_RULES = ["uplink", "psu", "raid", "nic", "cpu", "filesystem"].map((n) => `rules/${n}.yaml`);
+const EXAMPLE_RULES = ["uplink", "psu", "raid", "smart", "nic", "cpu", "filesystem"].map((n) => `rules/${n}.yaml`);
 
 describe("standby check", () => {
   it("exits 0 with a summary on a good config", async () => {
@@ -19,7 +19,7 @@ describe("standby check", () => {
   it("checks positional files as rule files", async () => {
     const io = memoryIo();
     expect(await runCheck({ files: EXAMPLE_RULES }, io)).toBe(0);
-    expect(io.stdout).toEqual(["rules OK: 13 rules in 6 files"]);
+    expect(io.stdout).toEqual(["rules OK: 24 rules in 7 files"]);
   });
 
   it("exits 1 and prints every error, one a line, on stderr only", async () => {
