@@ -6,7 +6,9 @@ import { runCheck } from "../../../src/cli/commands/check.js";
 import { runSchema } from "../../../src/cli/commands/schema.js";
 import { memoryIo } from "../../../src/cli/io.js";
 
-const EXAMPLE_RULES = ["uplink", "psu", "raid", "smart", "nic", "cpu", "filesystem"].map((n) => `rules/${n}.yaml`);
+const EXAMPLE_RULES = ["uplink", "psu", "raid", "smart", "nic", "cpu", "filesystem"].map(
+  (n) => `rules/${n}.yaml`,
+);
 
 describe("standby check", () => {
   it("exits 0 with a summary on a good config", async () => {
