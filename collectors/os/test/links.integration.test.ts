@@ -231,7 +231,7 @@ describe.skipIf(missing !== undefined)("os link watcher in a network namespace",
     await flip(seen, 500);
 
     ac.abort();
-    await until(() => (alive(second!) ? undefined : true), 1000, "ip gone after abort");
+    await until(() => (alive(second!) ? undefined : true), 3000, "ip gone after abort");
   });
 
   it("a link that comes back has its INCOMPLETE neighbour entries dropped (no 1 s wait for the ARP retry)", async () => {

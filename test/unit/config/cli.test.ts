@@ -18,6 +18,13 @@ describe("standby check", () => {
     expect(io.stderr).toEqual([]);
   });
 
+  it("the hardware example (etc/server.yaml: ipmi, md, smart, a drain group) is a good config", async () => {
+    const io = memoryIo();
+    expect(await runCheck({ config: "etc/server.yaml" }, io)).toBe(0);
+    expect(io.stdout).toEqual(["config OK: 15 rules in 3 files, 1 group, 3 collectors"]);
+    expect(io.stderr).toEqual([]);
+  });
+
   it("checks positional files as rule files", async () => {
     const io = memoryIo();
     expect(await runCheck({ files: EXAMPLE_RULES }, io)).toBe(0);
