@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { describeFailure, type SpawnResult, spawnWithTimeout } from "../../src/actions/spawn.js";
 import { resolveSecret } from "../../src/config/secrets.js";
 import { formatDuration } from "../../src/util/duration.js";
+import { processAlive } from "../../src/util/kill.js";
 import { bmcLabel, type IpmiCollectorSpec } from "./config.js";
 
 /** How long an SDR cache is used before it is read again from the BMC (a firmware update may change it). */
@@ -18,15 +19,6 @@ const STDOUT_LIMIT = 4 << 20;
 
 /** Per BMC: the ipmitool that runs for it now, or one that was killed but would not exit (abandoned). */
 const busy = new Map<string, { readonly pid?: number; readonly since: number; readonly what: string }>();
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 export interface IpmiRun {
   readonly ok: boolean;
@@ -85,7 +77,7 @@ export class Ipmitool {
     const started = this.now();
     const held = busy.get(this.key);
     if (held) {
-      if (held.pid === undefined || alive(held.pid)) {
+      if (held.pid === undefined || processAlive(held.pid)) {
         const pid = held.pid !== undefined ? ` (pid ${held.pid})` : "";
         const ago = formatDuration(Math.max(0, Math.round(this.now() - held.since)));
         return {

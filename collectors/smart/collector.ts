@@ -9,6 +9,8 @@ import { describeFailure, type SpawnResult, spawnWithTimeout } from "../../src/a
 import type { CollectorContext, PollCollector } from "../../src/collector.js";
 import { labelsOf } from "../../src/collector.js";
 import type { Labels, Sample } from "../../src/engine/types.js";
+import { formatDuration } from "../../src/util/duration.js";
+import { processAlive } from "../../src/util/kill.js";
 import type { SmartCollectorSpec } from "./config.js";
 import { CAPTURE_BYTES, Discovery, missingError } from "./discovery.js";
 import {
@@ -35,7 +37,15 @@ interface DeviceState {
   /** The last exit status logged. */
   exitStatus: number;
   standby: boolean;
+  /**
+   * A smartctl that was killed but never exited (a disk or controller that hangs it in the kernel, D state): no
+   * second one is started for this device while it lives, so a hung disk costs one process, not one a poll.
+   */
+  stuck?: { readonly pid: number; readonly since: number };
 }
+
+/** How the collector runs a command (tests inject one). */
+export type Spawn = typeof spawnWithTimeout;
 
 export class SmartPollCollector implements PollCollector {
   readonly kind = "poll";
@@ -58,6 +68,7 @@ export class SmartPollCollector implements PollCollector {
   constructor(
     readonly spec: SmartCollectorSpec,
     private readonly ctx: CollectorContext,
+    private readonly spawn: Spawn = spawnWithTimeout,
   ) {
     this.name = spec.name;
     this.interval = spec.interval;
@@ -100,15 +111,29 @@ export class SmartPollCollector implements PollCollector {
       ...(target.type ? ["-d", target.type] : []),
       target.device,
     ];
-    const r = await spawnWithTimeout(argv, {
+    const state = this.stateOf(target);
+    if (state.stuck) {
+      if (processAlive(state.stuck.pid)) {
+        const ago = formatDuration(Math.round(this.ctx.now() - state.stuck.since));
+        this.fail(
+          target,
+          state,
+          "stuck",
+          `the smartctl killed ${ago} ago (pid ${state.stuck.pid}) has not exited (hung in the kernel?): not starting another`,
+        );
+        return [];
+      }
+      state.stuck = undefined;
+    }
+    const r = await this.spawn(argv, {
       timeout: this.spec.timeout,
       signal,
       captureStdout: CAPTURE_BYTES,
     });
+    if (r.abandoned && r.pid !== undefined) state.stuck = { pid: r.pid, since: this.ctx.now() };
     if (r.spawnError)
       throw missingError(this.name, this.spec.smartctl, describeFailure(r, this.spec.timeout)!);
     if (r.aborted) return [];
-    const state = this.stateOf(target);
     if (r.timedOut || r.exitSignal) {
       this.fail(target, state, "timeout", describeFailure(r, this.spec.timeout)!);
       return [];

@@ -5,13 +5,17 @@
  * poll collector), discovery.ts (the scan), parse.ts (pure), config.ts.
  */
 import type { CollectorContext } from "../../src/collector.js";
-import { SmartPollCollector } from "./collector.js";
+import { SmartPollCollector, type Spawn } from "./collector.js";
 import type { SmartCollectorSpec } from "./config.js";
 
-export { CONCURRENCY, SmartPollCollector } from "./collector.js";
+export { CONCURRENCY, SmartPollCollector, type Spawn } from "./collector.js";
 export { CAPTURE_BYTES, RESCAN_MS, SmartctlMissingError } from "./discovery.js";
 
 /** The collector of one `smart` config block. */
-export function createSmartCollector(spec: SmartCollectorSpec, ctx: CollectorContext): SmartPollCollector {
-  return new SmartPollCollector(spec, ctx);
+export function createSmartCollector(
+  spec: SmartCollectorSpec,
+  ctx: CollectorContext,
+  spawn?: Spawn,
+): SmartPollCollector {
+  return new SmartPollCollector(spec, ctx, spawn);
 }
