@@ -35,6 +35,8 @@ export class Ipmitool {
   private cacheFile: string | undefined;
   private cachedAt = Number.NEGATIVE_INFINITY;
   private cacheBroken = false;
+  /** The last poll was answered: only then is the SDR cache read (a dead BMC costs one call a poll, not two). */
+  private answered = false;
 
   constructor(
     private readonly spec: IpmiCollectorSpec,
@@ -103,12 +105,16 @@ export class Ipmitool {
       }
       const deadline = started + budgetMs;
       let dumpFailed = false;
-      if (this.spec.sdr_cache && !this.cacheBroken && this.now() - this.cachedAt >= SDR_CACHE_TTL_MS) {
+      const due = this.now() - this.cachedAt >= SDR_CACHE_TTL_MS;
+      if (this.spec.sdr_cache && !this.cacheBroken && this.answered && due) {
         const r = await this.dump(env, deadline - this.now(), signal);
         if (r.abandoned) keep = { ...(r.pid !== undefined ? { pid: r.pid } : {}) };
         // Not started, killed, or cancelled: the poll would fare no better. An exit status (a BMC without the
         // command, say) is not fatal: poll without the cache.
-        if (r.exitCode === undefined) return fail(r, budgetMs, this.what("sdr dump"));
+        if (r.exitCode === undefined) {
+          this.answered = false;
+          return fail(r, budgetMs, this.what("sdr dump"));
+        }
         dumpFailed = r.exitCode !== 0;
       }
       if (signal.aborted)
@@ -124,8 +130,10 @@ export class Ipmitool {
       if (failure && !(r.exitCode !== undefined && !r.timedOut && !r.aborted && /\|/.test(stdout))) {
         // A cached poll that fails may be reading with a stale cache: read the records again next time.
         this.invalidateCache();
+        this.answered = false;
         return fail(r, left, this.what("sdr elist"));
       }
+      this.answered = true;
       // The BMC answers but cannot dump its records: poll without a cache from now on.
       if (dumpFailed) this.cacheBroken = true;
       return {

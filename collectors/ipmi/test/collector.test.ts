@@ -69,10 +69,12 @@ describe("ipmi collector with a script for ipmitool", () => {
       value: 23,
       labels: { unit: "degrees C", kind: "temperature", bmc: "local" },
     });
-    // A script writes no SDR cache: it is asked once (`sdr dump`), then never again; no -S for a missing file.
+    // A script writes no SDR cache: it is asked once (`sdr dump`, after the first poll was answered), then never
+    // again; no -S for a file that is not there.
+    await run(c);
     await run(c);
     const argv = readFileSync(`${t}.argv`, "utf8").trim().split("\n");
-    expect(argv).toEqual([expect.stringMatching(/^sdr dump /), "sdr elist", "sdr elist"]);
+    expect(argv).toEqual(["sdr elist", expect.stringMatching(/^sdr dump /), "sdr elist", "sdr elist"]);
     // The same label objects every poll (the engine's identity cache).
     const again = await run(c);
     expect(again.find((x) => x.labels.sensor === "Inlet Temp")?.labels).toBe(
@@ -112,11 +114,24 @@ describe("ipmi collector with a script for ipmitool", () => {
     await c.close();
   });
 
+  it("a BMC that never answers costs one call a poll: the SDR cache is read only from a BMC that answered", async () => {
+    const t = tool("dead", `echo "Error: Unable to establish IPMI v2 / RMCP+ session" >&2\nexit 1`);
+    const { ctx } = context();
+    const c = new IpmiCollector(spec(t), ctx);
+    for (let i = 0; i < 3; i++) expect(up(await run(c))).toBe(0);
+    expect(readFileSync(`${t}.argv`, "utf8").trim().split("\n")).toEqual([
+      "sdr elist",
+      "sdr elist",
+      "sdr elist",
+    ]);
+    await c.close();
+  });
+
   it("an ipmitool that does not exist, or a password that cannot be read, is ipmi.up 0 with the reason", async () => {
     const { ctx, logged } = context();
     const c = new IpmiCollector(spec(join(dir, "nope")), ctx);
     expect(up(await run(c))).toBe(0);
-    expect(String(logged[0]?.obj.err)).toBe(`${join(dir, "nope")} sdr dump: no such file`);
+    expect(String(logged[0]?.obj.err)).toBe(`${join(dir, "nope")} sdr elist: no such file`);
     const target = { host: "b", user: "u", password: { env: "SB_TEST_IPMI_UNSET" } };
     const d = new IpmiCollector(spec(tool("x", "true"), { target }), ctx);
     expect(up(await run(d))).toBe(0);

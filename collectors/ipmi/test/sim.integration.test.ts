@@ -93,14 +93,16 @@ describe.skipIf(missing !== undefined)("ipmi collector against ipmi_sim", () => 
         ["FAN1", "RPM", 5400],
         ["FAN2", "RPM", 5600],
       ]);
-      // The first poll read the SDR cache (`sdr dump`); the next poll is one call that uses it (-S).
+      // The BMC answered: the next poll reads the SDR cache (`sdr dump`) and uses it (-S); later polls are one call.
       const second = await c.collect(new AbortController().signal);
       expect(states(second)).toEqual(states(first));
+      await c.collect(new AbortController().signal);
       const calls = readFileSync(ARGV_LOG, "utf8").trim().split("\n");
-      expect(calls).toHaveLength(3);
-      expect(calls[0]).toMatch(/ sdr dump \S+$/);
-      expect(calls[1]).toMatch(/ -S \S+ sdr elist$/);
+      expect(calls).toHaveLength(4);
+      expect(calls[0]).toMatch(/ -R 1 sdr elist$/);
+      expect(calls[1]).toMatch(/ sdr dump \S+$/);
       expect(calls[2]).toMatch(/ -S \S+ sdr elist$/);
+      expect(calls[3]).toMatch(/ -S \S+ sdr elist$/);
       expect(calls.every((l) => !l.includes(PASSWORD) && l.includes(" -E "))).toBe(true);
     } finally {
       await c.close();
