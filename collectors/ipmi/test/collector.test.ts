@@ -6,13 +6,14 @@
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { runCollect } from "../../../src/cli/commands/collect.js";
 import { memoryIo } from "../../../src/cli/io.js";
 import type { CollectorContext } from "../../../src/collector.js";
 import type { Sample } from "../../../src/engine/types.js";
 import { type IpmiCollectorSpec, schema } from "../config.js";
-import { callBudget, IpmiCollector } from "../index.js";
+import { callBudget, IpmiCollector, type Ipmitool } from "../index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "sb-ipmi-c-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -187,6 +188,41 @@ describe("ipmi collector with a script for ipmitool", () => {
         labels: { host: "t", collector: "bmc", bmc: "local", sensor: "Power Supplies", kind: "redundancy" },
         state: "failed",
       }),
+    );
+  });
+});
+
+describe("ipmi collector on whatever ipmitool prints", () => {
+  it("random and truncated output never throws out of collect; every state is a component state", async () => {
+    const captures = ["dell-r740-datakit-sdr-elist.txt", "hpe-dl380g5-rubyipmi-sensor.txt"].map((f) =>
+      readFileSync(join(VENDORS, f), "utf8"),
+    );
+    let stdout = "";
+    const fake = { bmc: "b", poll: async () => ({ ok: true, stdout, durationMs: 1 }), close: async () => {} };
+    const { ctx } = context();
+    const c = new IpmiCollector(spec("unused"), ctx, fake as unknown as Ipmitool);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.string({ unit: "binary", maxLength: 300 }),
+          fc.tuple(fc.nat(1), fc.nat()).map(([i, cut]) => captures[i]!.slice(0, cut % captures[i]!.length)),
+          fc
+            .array(
+              fc.constantFrom("|", " ", "0x", "ok", "ns", "10.1", "Presence detected", "\n", "RPM", "1"),
+              {
+                maxLength: 60,
+              },
+            )
+            .map((a) => a.join("")),
+        ),
+        async (text) => {
+          stdout = text;
+          const samples = await run(c);
+          for (const x of samples.filter((y) => y.metric === "ipmi.sensor"))
+            expect(["ok", "warning", "failed", "absent", "unknown"]).toContain(x.state);
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 });
