@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { benchEngine, type EngineBenchResult } from "./engine.js";
 import { benchFailover } from "./failover.js";
+import { benchIpmi } from "./ipmi.js";
 
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 2_000_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -41,6 +42,9 @@ const failover = process.env.BENCH_SKIP_FAILOVER
   : await benchFailover(TRIALS, console.log);
 if (typeof failover === "string") console.log(`failover benchmark ${failover}`);
 
+const ipmi = process.env.BENCH_SKIP_IPMI ? "skipped: BENCH_SKIP_IPMI is set" : await benchIpmi(console.log);
+if (typeof ipmi === "string") console.log(`ipmi benchmark ${ipmi}`);
+
 const out = {
   date: new Date().toISOString(),
   node: process.version,
@@ -48,6 +52,7 @@ const out = {
   samplesPerRound: SAMPLES,
   engine: results,
   failover,
+  ipmi,
 };
 mkdirSync("bench/results", { recursive: true });
 writeFileSync("bench/results/latest.json", `${JSON.stringify(out, null, 2)}\n`);

@@ -3,14 +3,15 @@
  * temperatures (testcases/sim/, from the shared recipe), on free loopback ports, read over lanplus by the real
  * `ipmitool`. Its console changes sensors at runtime (`fail PSU 2`); `stop`/`start` take the BMC away and back.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-const FILES = join(import.meta.dirname, "../testcases/sim");
+// The compiled harness (dist/collectors/..., which the benchmark imports) reads the same source files.
+const FILES = join(import.meta.dirname, "../testcases/sim").replace(/\/dist\/collectors\//, "/collectors/");
 export const USER = "admin";
 export const PASSWORD = "secret";
 
@@ -72,7 +73,19 @@ export class IpmiSim {
     ];
   }
 
+  /** The ipmi_sim process (undefined before launch() and after it exited). */
+  get pid(): number | undefined {
+    const c = this.child;
+    return c && c.exitCode === null && c.signalCode === null ? c.pid : undefined;
+  }
+
   async start(): Promise<void> {
+    await this.launch();
+    await this.ready();
+  }
+
+  /** Starts ipmi_sim without waiting for it to answer: ready() waits (many sims can start at once). */
+  async launch(): Promise<void> {
     if (this.port === 0) {
       this.port = await freeUdpPort();
       this.consolePort = await freeTcpPort();
@@ -87,16 +100,27 @@ export class IpmiSim {
     // SIGPIPE kills ipmi_sim when a console client leaves early: start it with SIGPIPE ignored.
     const cmd = `trap "" PIPE; exec ipmi_sim -c lan.conf -f psusim.emu -s state -n`;
     this.child = spawn("bash", ["-c", cmd], { cwd: this.dir, stdio: "ignore" });
-    const end = Date.now() + 10_000;
+  }
+
+  /** Waits until the BMC answers `mc info`; throws if ipmi_sim exited or did not answer in time. */
+  async ready(timeoutMs = 10_000): Promise<void> {
+    const child = this.child;
+    if (!child) throw new Error("ipmi_sim was not launched");
+    const end = Date.now() + timeoutMs;
     while (Date.now() < end) {
-      const r = spawnSync("ipmitool", [...this.ipmitoolArgs, "-N", "1", "-R", "1", "mc", "info"], {
-        timeout: 5000,
+      const ok = await new Promise<boolean>((resolve) => {
+        execFile(
+          "ipmitool",
+          [...this.ipmitoolArgs, "-N", "1", "-R", "1", "mc", "info"],
+          { timeout: 5000 },
+          (err) => resolve(!err),
+        );
       });
-      if (r.status === 0) return;
-      if (this.child.exitCode !== null) throw new Error(`ipmi_sim exited (${this.child.exitCode})`);
+      if (ok) return;
+      if (child.exitCode !== null) throw new Error(`ipmi_sim exited (${child.exitCode})`);
       await new Promise((r) => setTimeout(r, 200));
     }
-    throw new Error("ipmi_sim did not answer within 10 s");
+    throw new Error(`ipmi_sim did not answer within ${timeoutMs / 1000} s`);
   }
 
   /** Stops the BMC and waits until it has exited (its port is free again). */
