@@ -41,6 +41,8 @@ export class RuleEngine {
   private readonly timed = new Set<Instance>();
   /** A lower bound of the earliest time an instance can go stale or be forgotten. */
   private staleCheckAt = Number.POSITIVE_INFINITY;
+  /** Metrics some rule of which names `unknown` in its conditions. */
+  private readonly judgesUnknown = new Set<string>();
   /** Samples dropped because they were older than the series' last one. */
   outOfOrder = 0;
 
@@ -48,6 +50,7 @@ export class RuleEngine {
     for (const spec of rules) {
       if (this.rules.has(spec.name)) throw new Error(`duplicate rule name "${spec.name}"`);
       const compiled = compileRule(spec);
+      if (compiled.judgesUnknown) this.judgesUnknown.add(spec.metric);
       this.rules.set(spec.name, compiled);
       let list = this.byMetric.get(spec.metric);
       if (!list) this.byMetric.set(spec.metric, (list = []));
@@ -62,7 +65,12 @@ export class RuleEngine {
     if (byObject === undefined) return NO_TRANSITIONS; // no rule selects this metric
     let series = byObject.get(sample.labels);
     if (series === undefined || series.dead) {
-      series = this.seriesFor(sample);
+      // A series that has never had a value and says `unknown` (a disabled sensor, `ns`) is not judged at all:
+      // no instance, so it is neither healthy nor unknown until it reads something.
+      const create = sample.state !== "unknown" || this.judgesUnknown.has(sample.metric);
+      const found = this.seriesFor(sample, create);
+      if (found === undefined) return NO_TRANSITIONS;
+      series = found;
       byObject.set(sample.labels, series);
     }
     if (series.instances.length === 0) return NO_TRANSITIONS;
@@ -93,6 +101,8 @@ export class RuleEngine {
    */
   private unknownReading(series: Series, now: number): readonly Transition[] | undefined {
     if (series.instances.some((i) => i.compiled.judgesUnknown)) return undefined;
+    // A sign of life (the device lists it), not silence: the series is kept, not forgotten, while it says so.
+    series.lastTs = now;
     let out: Transition[] | undefined;
     for (const inst of series.instances) {
       if (inst.stale) continue;
@@ -212,7 +222,8 @@ export class RuleEngine {
 
   // ---- internals ----
 
-  private seriesFor(sample: Sample): Series {
+  /** The series of a sample's label set; a new one (with its instances) unless `create` is false. */
+  private seriesFor(sample: Sample, create: boolean): Series | undefined {
     const labels = sample.labels;
     let fastKey = "";
     for (const k in labels) fastKey += `${k}\u0000${labels[k]}\u0001`;
@@ -224,6 +235,7 @@ export class RuleEngine {
     const sortedKeys = Object.keys(labels).sort();
     const canon = `${sample.metric}\u0002${sortedKeys.map((k) => `${k}\u0000${labels[k]}`).join("\u0001")}`;
     series = this.canonicalSeries.get(canon);
+    if (series === undefined && !create) return undefined;
     if (series === undefined) {
       const rules = (this.byMetric.get(sample.metric) ?? []).filter((r) => labelsMatch(r.matchers, labels));
       if (rules.length === 0) {

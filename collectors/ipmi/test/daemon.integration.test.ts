@@ -67,6 +67,7 @@ groups:
       `rules:
   - {name: psu-failed, metric: ipmi.sensor, labels: {kind: psu}, problem: "in [failed, absent]"}
   - {name: psu-redundancy-lost, metric: ipmi.sensor, labels: {kind: redundancy}, problem: "in [failed, warning]"}
+  - {name: temperature-critical, metric: ipmi.sensor, labels: {kind: temperature}, problem: "== failed"}
 `,
     );
     const r = await loadConfigText(
@@ -126,6 +127,14 @@ groups:
         "both members unknown",
       );
       expect(took).toBeLessThan(1000 + 2500 + 1000);
+      // The sim's disabled sensors (Inlet Temp "Disabled", Exhaust Temp "No Reading") only ever say unknown: they
+      // are not judged at all — no instance, no unknown health, no churn of forgotten instances.
+      const temps = events.filter(
+        (e): e is EventOf<"rule"> => e.kind === "rule" && e.rule === "temperature-critical",
+      );
+      expect(temps.map((e) => e.labels?.sensor)).not.toContain("Inlet Temp");
+      expect(temps.map((e) => e.labels?.sensor)).toContain("CPU Temp");
+      expect(events.some((e) => e.kind === "rule" && e.state === "forgotten")).toBe(false);
       expect(d.status().groups.find((g) => g.name === "power")?.active).toBe("psu1");
     } finally {
       await d.stop();

@@ -234,11 +234,27 @@ describe("missing data", () => {
     feed(e, seq([0]));
     expect(e.ingest(unknownReading(1000)).map((x) => x.state)).toEqual(["firing"]);
   });
-  it("an unknown reading does not keep a series from being forgotten", () => {
+  it("unknown readings are a sign of life: the series is kept while they come, forgotten when they stop", () => {
     const e = new RuleEngine([rule({ problem: "last == 2", forget_after: "1m" })]);
     feed(e, seq([0]));
-    e.ingest(unknownReading(30_000));
-    expect(e.tick(60_000).map((x) => x.state)).toEqual(["forgotten"]);
+    for (let t = 30_000; t <= 120_000; t += 30_000) e.ingest(unknownReading(t));
+    expect(e.tick(120_000).map((x) => x.state)).toEqual([]);
+    expect([...e.instancesOf("r")][0]?.health).toBe("unknown");
+    expect(e.tick(180_000).map((x) => x.state)).toEqual(["forgotten"]);
+  });
+  it("a series that has only ever said unknown (a disabled sensor) is not judged: no instance, no churn", () => {
+    const e = new RuleEngine([rule({ problem: "in [failed, absent]" })]);
+    for (let t = 0; t <= 30 * 60_000; t += 10_000) {
+      expect(e.ingest(unknownReading(t))).toEqual([]);
+      expect(e.tick(t)).toEqual([]);
+    }
+    expect([...e.instancesOf("r")]).toEqual([]);
+    // Its first real reading creates the instance as any new series does.
+    expect(e.ingest(sample(30 * 60_000 + 1, 0)).map((x) => x.state)).toEqual(["ok"]);
+  });
+  it("a rule that names unknown judges a series that has only ever said unknown", () => {
+    const e = new RuleEngine([rule({ problem: "in [failed, unknown]" })]);
+    expect(e.ingest(unknownReading(0)).map((x) => x.state)).toEqual(["firing"]);
   });
   it("goes unknown exactly stale_after after the last sample, and back with data", () => {
     const e = new RuleEngine([rule({ problem: "last > 0", stale_after: "30s" })]);
