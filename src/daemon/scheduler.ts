@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import type { Log, PollCollector } from "../collector.js";
 import type { Sample } from "../engine/types.js";
 
@@ -27,7 +28,11 @@ export class Scheduler {
     private readonly log: Log,
     private readonly now: () => number = Date.now,
     private readonly random: () => number = Math.random,
-  ) {}
+  ) {
+    // Every collector's loop waits on the stop signal (one listener each, removed when its sleep ends): 100 BMCs
+    // are 100 listeners, not a leak — no MaxListenersExceededWarning at every start.
+    setMaxListeners(0, this.stop.signal);
+  }
 
   add(c: PollCollector): void {
     const stats: CollectorStats = { runs: 0, failures: 0, timeouts: 0, samples: 0 };

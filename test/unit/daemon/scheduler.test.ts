@@ -21,6 +21,21 @@ const sample = (name: string): Sample => ({
 });
 
 describe("Scheduler", () => {
+  it("runs 100 collectors without a MaxListenersExceededWarning (one stop listener each is no leak)", async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+    process.on("warning", onWarning);
+    const s = new Scheduler(() => {}, quietLog);
+    try {
+      for (let i = 0; i < 100; i++) s.add(collector(`c${i}`, 60_000, 1000, async () => []));
+      await new Promise((r) => setTimeout(r, 100));
+    } finally {
+      await s.close();
+      process.off("warning", onWarning);
+    }
+    expect(warnings.filter((w) => w.includes("MaxListeners"))).toEqual([]);
+  });
+
   it("a hanging collector (that ignores its signal) and a failing one never stall the others", async () => {
     const got: string[] = [];
     const s = new Scheduler((c) => got.push(c), quietLog);
