@@ -113,10 +113,32 @@ export function health(
 }
 
 import type { ActionContext } from "../src/actions/run.js";
-import type { Log } from "../src/collector.js";
+import type { CollectorContext, Log } from "../src/collector.js";
 
 /** A log that says nothing, for tests that do not look at logs. */
 export const quietLog: Log = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** One line a collector logged. */
+export interface Logged {
+  level: string;
+  obj: Record<string, unknown>;
+  msg: string | undefined;
+}
+
+/** A collector context whose log is recorded (`logged`), with a fixed or given clock. */
+export function collectorContext(
+  now: () => number = () => 1764100000000,
+  host = "web-01",
+): { ctx: CollectorContext; logged: Logged[] } {
+  const logged: Logged[] = [];
+  const at =
+    (level: string) =>
+    (obj: object, msg?: string): void => {
+      logged.push({ level, obj: obj as Record<string, unknown>, msg });
+    };
+  const log: Log = { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
+  return { ctx: { host, now, log }, logged };
+}
 
 /** The context of a switch from isp-a to isp-b, as action tests use it. */
 export const switchContext: ActionContext = {

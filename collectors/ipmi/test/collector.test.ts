@@ -10,8 +10,8 @@ import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { runCollect } from "../../../src/cli/commands/collect.js";
 import { memoryIo } from "../../../src/cli/io.js";
-import type { CollectorContext } from "../../../src/collector.js";
 import type { Sample } from "../../../src/engine/types.js";
+import { collectorContext } from "../../../test/helpers.js";
 import { type IpmiCollectorSpec, schema } from "../config.js";
 import { callBudget, IpmiCollector, type Ipmitool } from "../index.js";
 
@@ -31,18 +31,7 @@ function spec(ipmitool: string, extra: Record<string, unknown> = {}): IpmiCollec
   return schema.parse({ name: "bmc", type: "ipmi", interval: "5s", timeout: "4s", ipmitool, ...extra });
 }
 
-function context() {
-  const logged: { level: string; obj: Record<string, unknown>; msg?: string }[] = [];
-  const at = (level: string) => (obj: object, msg?: string) => {
-    logged.push({ level, obj: obj as Record<string, unknown>, ...(msg ? { msg } : {}) });
-  };
-  const ctx: CollectorContext = {
-    host: "h",
-    now: () => 1000,
-    log: { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") },
-  };
-  return { ctx, logged };
-}
+const context = () => collectorContext(() => 1000, "h");
 
 const run = (c: IpmiCollector) => c.collect(new AbortController().signal);
 const up = (s: readonly Sample[]) => s.find((x) => x.metric === "ipmi.up")?.value;

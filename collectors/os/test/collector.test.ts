@@ -11,30 +11,15 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import type { CollectorContext, Log, PollCollector, StreamCollector } from "../../../src/collector.js";
+import type { PollCollector, StreamCollector } from "../../../src/collector.js";
 import type { Sample } from "../../../src/engine/types.js";
+import { collectorContext } from "../../../test/helpers.js";
 import type { OsCollectorSpec } from "../config.js";
 import { createOsCollector, type OsCollectorOptions, OsPollCollector } from "../index.js";
 
 const FIX = join(import.meta.dirname, "../testcases");
 const TS = 1764100000000;
-
-interface Logged {
-  level: string;
-  obj: object;
-  msg: string | undefined;
-}
-
-function context(now: () => number = () => TS): { ctx: CollectorContext; logged: Logged[] } {
-  const logged: Logged[] = [];
-  const at =
-    (level: string) =>
-    (obj: object, msg?: string): void => {
-      logged.push({ level, obj, msg });
-    };
-  const log: Log = { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
-  return { ctx: { host: "web-01", now, log }, logged };
-}
+const context = (now: () => number = () => TS) => collectorContext(now);
 
 const temps: string[] = [];
 /** A writable copy of the fake root. */

@@ -5,26 +5,17 @@
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { CollectorContext, Log } from "../../../src/collector.js";
+import type { CollectorContext } from "../../../src/collector.js";
+import { collectorContext, type Logged } from "../../../test/helpers.js";
+
+export type { Logged };
 
 export const FIX = join(import.meta.dirname, "../testcases");
 export const TS = 1764100000000;
 
-export interface Logged {
-  level: string;
-  obj: Record<string, unknown>;
-  msg: string | undefined;
-}
-
+/** A collector context that records what is logged. */
 export function context(now: () => number = () => TS): { ctx: CollectorContext; logged: Logged[] } {
-  const logged: Logged[] = [];
-  const at =
-    (level: string) =>
-    (obj: object, msg?: string): void => {
-      logged.push({ level, obj: obj as Record<string, unknown>, msg });
-    };
-  const log: Log = { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
-  return { ctx: { host: "web-01", now, log }, logged };
+  return collectorContext(now);
 }
 
 /** What the fake prints for one device: a capture (a file in testcases/ or a text), its exit status, or a hang. */
