@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests use (as root): network namespaces and routes (iproute2), probes
 # (iputils-ping, fping), address announcements (arping), fault injection (nftables), HTTP checks (curl), a BMC
-# (openipmi's ipmi_sim, read by ipmitool) and smartctl (smartmontools: its --scan and exit-status behaviour).
+# (openipmi's ipmi_sim, read by ipmitool), smartctl (smartmontools: its --scan and exit-status behaviour), an SNMP
+# agent (snmpd, whose simulated tables are a python3 pass_persist program; snmp's snmpget/snmptrap) and snmpsim
+# (many simulated agents for the SNMP benchmark).
 # Idempotent and quick when everything is there already.
 set -euo pipefail
 
-PACKAGES=(iproute2 iputils-ping fping arping nftables procps curl openipmi ipmitool smartmontools)
+PACKAGES=(iproute2 iputils-ping fping arping nftables procps curl openipmi ipmitool smartmontools snmpd snmp snmpsim python3)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -21,3 +23,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# The tests run private snmpd instances on free loopback ports; a system snmpd that this script just installed
+# (Debian starts it on install) is not what the user asked for: stop and disable it again.
+for p in "${missing[@]}"; do
+  if [ "$p" = snmpd ] && command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    systemctl disable --now snmpd >/dev/null 2>&1 || true
+  fi
+done
