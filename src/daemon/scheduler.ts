@@ -12,6 +12,9 @@ export interface CollectorStats {
   lastError?: string;
 }
 
+/** The window over which the first runs of the collectors are spread (each at a random offset in it). */
+export const FIRST_RUN_SPREAD_MS = 10_000;
+
 /**
  * Runs polling collectors, each on its own loop: every `interval` with jitter (±10 %, at most 1 s), each run
  * with an AbortSignal that fires at `timeout`. A run that throws or ignores its signal is abandoned at the
@@ -51,8 +54,9 @@ export class Scheduler {
   }
 
   private async loop(c: PollCollector, stats: CollectorStats): Promise<void> {
-    // Spread the first runs so collectors started together do not run in lockstep.
-    let next = this.now() + this.random() * Math.min(c.interval, 1000);
+    // Spread the first runs over the interval (at most FIRST_RUN_SPREAD_MS) so that collectors started together —
+    // 1,000 SNMP agents, 100 BMCs — do not poll in one burst at start and then in lockstep every interval.
+    let next = this.now() + this.random() * Math.min(c.interval, FIRST_RUN_SPREAD_MS);
     while (!this.stop.signal.aborted) {
       await sleep(Math.max(0, next - this.now()), this.stop.signal);
       if (this.stop.signal.aborted) break;

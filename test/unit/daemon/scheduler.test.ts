@@ -21,6 +21,31 @@ const sample = (name: string): Sample => ({
 });
 
 describe("Scheduler", () => {
+  it("spreads first runs over the interval (at most 10 s), not over the first second", async () => {
+    const started: Record<string, number> = {};
+    const t0 = Date.now();
+    const s = new Scheduler(
+      () => {},
+      quietLog,
+      Date.now,
+      () => 0.8,
+    );
+    const c = (name: string, interval: number) =>
+      collector(name, interval, 1000, async () => {
+        started[name] ??= Date.now() - t0;
+        return [];
+      });
+    try {
+      s.add(c("a", 2000));
+      await new Promise((r) => setTimeout(r, 1900));
+    } finally {
+      await s.close();
+    }
+    // random 0.8 of a 2 s interval: the first run at 1.6 s (it was at most 1 s before).
+    expect(started.a).toBeGreaterThanOrEqual(1500);
+    expect(started.a).toBeLessThan(1900);
+  });
+
   it("runs 100 collectors without a MaxListenersExceededWarning (one stop listener each is no leak)", async () => {
     const warnings: string[] = [];
     const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
