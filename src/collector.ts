@@ -9,6 +9,12 @@ export interface CollectorContext {
   readonly now: () => number;
   /** Structured log: `log.warn({err, target}, "message")`. */
   readonly log: Log;
+  /**
+   * Whether a device the collector reads answers: `error` when it stopped (a BMC, an SNMP agent; the reason in
+   * words, naming the target, never a secret), undefined when it answers. The daemon records a `collector` event
+   * when that changes. Call it after every attempt; repeating the same state costs nothing.
+   */
+  readonly report?: (target: string, error: string | undefined) => void;
 }
 
 export interface Log {

@@ -97,6 +97,7 @@ export class IpmiCollector implements PollCollector {
     const ts = this.ctx.now();
     const log = this.ctx.log;
     const where = { collector: this.name, bmc: this.tool.bmc };
+    this.ctx.report?.(this.tool.bmc, r.ok ? undefined : r.error);
     if (!r.ok) {
       if (this.up !== false || r.error !== this.lastError)
         log.warn({ ...where, err: r.error }, "BMC did not answer: ipmi.up 0, its sensors unknown");

@@ -35,6 +35,7 @@ const SUBJECT: { readonly [K in EventKind]: (e: EventOf<K>) => string } = {
   redundancy_restored: (e) => e.group,
   action: (e) => `${memberOf(e)} ${e.phase} ${e.action}${e.dry_run ? " (dry run)" : e.ok ? "" : " failed"}`,
   state_discarded: () => "state.json",
+  collector: (e) => `${e.collector} ${e.target} ${e.state}`,
 };
 
 function subject<K extends EventKind>(e: EventOf<K>): string {

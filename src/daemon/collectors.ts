@@ -2,6 +2,7 @@ import { createCollectors, prepareCollector } from "../../collectors/index.js";
 import type { Collector, Log } from "../collector.js";
 import type { CollectorSpec, Config } from "../config/schema.js";
 import type { Sample } from "../engine/types.js";
+import type { EventOf } from "../groups/events.js";
 import { type CollectorStats, Scheduler } from "./scheduler.js";
 
 /**
@@ -21,8 +22,33 @@ export class CollectorRuntime {
       readonly ingest: (samples: readonly Sample[]) => void;
       /** Collectors to use instead of the configured ones (tests). */
       readonly override?: readonly Collector[] | undefined;
+      /** Records a `collector` event (without ts): a device stopped answering, or answers again. */
+      readonly record?: (e: Omit<EventOf<"collector">, "ts">) => void;
     },
   ) {}
+
+  /** What each (collector, target) said last: the error, or "" when it answered. */
+  private readonly reported = new Map<string, string>();
+
+  /** A collector's report on a device: an event when it starts failing, changes its reason, or recovers. */
+  private report(collector: string, target: string, error: string | undefined): void {
+    const key = `${collector}\u0000${target}`;
+    const before = this.reported.get(key);
+    const now = error ?? "";
+    if (before === now || (before === undefined && now === "")) {
+      if (before === undefined) this.reported.set(key, now);
+      return;
+    }
+    this.reported.set(key, now);
+    this.opts.record?.({
+      kind: "collector",
+      collector,
+      target,
+      state: error === undefined ? "ok" : "failing",
+      reason:
+        error === undefined ? `${collector}: ${target} answers again` : `${collector}: ${target}: ${error}`,
+    });
+  }
 
   get inUse(): readonly Collector[] {
     return this.running;
@@ -40,10 +66,15 @@ export class CollectorRuntime {
     if (this.opts.override) return [...this.opts.override];
     const { log, now } = this.opts;
     // Samples are stamped on the monotonic clock, in whole ms (metrics.prom and traces want integers).
-    const ctx = { host: config.host, now: () => Math.round(now()), log };
     const specs = await Promise.all(config.collectors.map((spec) => this.prepare(spec, strict)));
     return specs.flatMap((spec) => {
       if (!spec) return [];
+      const ctx = {
+        host: config.host,
+        now: () => Math.round(now()),
+        log,
+        report: (target: string, error: string | undefined) => this.report(spec.name, target, error),
+      };
       try {
         return createCollectors(spec, ctx);
       } catch (err) {

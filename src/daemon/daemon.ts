@@ -117,6 +117,7 @@ export class Daemon {
       now: () => this.now(),
       ingest: (samples) => this.ingest(samples),
       override: opts.collectors,
+      record: (e) => this.events.record({ ...e, ts: this.now() }),
     });
   }
 

@@ -104,6 +104,17 @@ export interface ActionEvent extends Base {
   readonly output?: string;
 }
 
+export interface CollectorEvent extends Base {
+  /**
+   * A device a collector reads stopped answering (`failing`: a BMC, an SNMP agent, a wrong community or key), or
+   * answers again (`ok`). The reason names the target and never holds a secret.
+   */
+  readonly kind: "collector";
+  readonly collector: string;
+  readonly target: string;
+  readonly state: "failing" | "ok";
+}
+
 export interface StateDiscardedEvent extends Base {
   /** state.json was unusable: set aside, and the daemon started as with no saved state. */
   readonly kind: "state_discarded";
@@ -118,6 +129,7 @@ export type StandbyEvent =
   | MemberEvent
   | RedundancyEvent
   | ActionEvent
+  | CollectorEvent
   | StateDiscardedEvent;
 
 export type EventKind = StandbyEvent["kind"];
@@ -141,6 +153,7 @@ export const EVENT_KINDS = [
   "switch_retry",
   "switch_resumed",
   "state_discarded",
+  "collector",
 ] as const satisfies readonly EventKind[];
 
 // Compile-time: EVENT_KINDS lists every kind of the union.

@@ -136,6 +136,17 @@ groups:
       expect(temps.map((e) => e.labels?.sensor)).toContain("CPU Temp");
       expect(events.some((e) => e.kind === "rule" && e.state === "forgotten")).toBe(false);
       expect(d.status().groups.find((g) => g.name === "power")?.active).toBe("psu1");
+      // The BMC's outage is an event of its own, naming the BMC, once.
+      await until(() => events.some((e) => e.kind === "collector"), 5000, "a collector event");
+      const outage = events.filter((e): e is EventOf<"collector"> => e.kind === "collector");
+      expect(outage).toHaveLength(1);
+      expect(outage[0]).toMatchObject({
+        collector: "bmc",
+        target: `127.0.0.1:${sim.port}`,
+        state: "failing",
+      });
+      expect(outage[0]!.reason).toMatch(new RegExp(`^bmc: 127\\.0\\.0\\.1:${sim.port}: .*sdr`));
+      expect(JSON.stringify(outage)).not.toContain(PASSWORD);
     } finally {
       await d.stop();
       await sim.start();
