@@ -33,7 +33,7 @@ export interface ActionContext {
 
 export interface ActionResult {
   readonly ok: boolean;
-  /** The action's kind: route, address, exec, http, bond. */
+  /** The action's kind: route, address, exec, http, bond, snmp_set. */
   readonly kind: string;
   /** The command run (or that would run), for command-based actions. */
   readonly argv?: string[];

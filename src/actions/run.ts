@@ -9,8 +9,8 @@
  *
  * Network namespaces: the daemon normally runs inside the namespace whose routes it manages (started with
  * `ip netns exec NS standby run`, or simply in the host's namespace) and leaves `ActionContext.netns` unset.
- * Setting it prefixes `route`, `address` and `exec` commands with `ip netns exec NS` (tests use this); `http`
- * and `bond` are not affected.
+ * Setting it prefixes `route`, `address` and `exec` commands with `ip netns exec NS` (tests use this); `http`,
+ * `bond` and `snmp_set` are not affected.
  */
 import { performance } from "node:perf_hooks";
 import * as address from "./kinds/address.js";
@@ -18,6 +18,7 @@ import * as bond from "./kinds/bond.js";
 import * as exec from "./kinds/exec.js";
 import * as http from "./kinds/http.js";
 import * as route from "./kinds/route.js";
+import * as snmp_set from "./kinds/snmp_set.js";
 import { type ActionContext, type ActionResult, elapsedSince, type RunExtras, refuse } from "./result.js";
 import { ABANDON_GRACE_MS, formatDuration, KILL_GRACE_MS } from "./spawn.js";
 import type { ActionKind, ActionSpec } from "./types.js";
@@ -42,6 +43,7 @@ const KINDS: { readonly [K in ActionKind]: { run: Runner<K>; describe: (spec: Sp
   exec,
   http,
   bond,
+  snmp_set,
 };
 
 /** The kind of an action: its single key. */

@@ -13,6 +13,7 @@
 import { hostname } from "node:os";
 import { z } from "zod";
 import { COLLECTORS, type CollectorSpec } from "../../collectors/index.js";
+import { snmpSetAction } from "../actions/kinds/snmp_set.config.js";
 import type { ActionSpec } from "../actions/types.js";
 import { DEFAULT_FLAP } from "../engine/engine.js";
 import type { RuleSpec } from "../engine/types.js";
@@ -93,7 +94,7 @@ const httpAction = z.strictObject({
 
 const bondAction = z.strictObject({ dev: nonEmpty, active_slave: nonEmpty, timeout: actionTimeout });
 
-export const ACTION_KINDS = ["route", "address", "exec", "http", "bond"] as const;
+export const ACTION_KINDS = ["route", "address", "exec", "http", "bond", "snmp_set"] as const;
 
 export const actionSchema = z.union(
   [
@@ -102,6 +103,7 @@ export const actionSchema = z.union(
     z.strictObject({ exec: execAction }),
     z.strictObject({ http: httpAction }),
     z.strictObject({ bond: bondAction }),
+    z.strictObject({ snmp_set: snmpSetAction }),
   ],
   {
     error: unionError(

@@ -90,7 +90,7 @@ export interface ActionEvent extends Base {
   readonly kind: "action";
   readonly group: string;
   readonly member: string;
-  /** The action's kind: route, address, exec, http, bond. */
+  /** The action's kind: route, address, exec, http, bond, snmp_set. */
   readonly action: string;
   /** activate, deactivate or reassert. */
   readonly phase: string;

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """snmpd pass_persist program for standby's tests: serves IF-MIB ifTable / ifXTable and CISCO-ENVMON-MIB's
 supply, fan and temperature tables from a JSON state file (re-read when its mtime changes), so a test flips an
-interface or a PSU by rewriting the file atomically; SETs of ifAdminStatus are written back to it.
+interface or a PSU by rewriting the file atomically; SETs of ifAdminStatus are written back to it (an interface
+with "admin_locked": true answers them DONE and keeps its status, as a device that ignores a SET would).
 
 Usage (snmpd.conf): pass_persist -p 1 .1.3.6.1.2.1.2.2 /usr/bin/python3 snmpd-sim.py STATE.json
 """
@@ -111,15 +112,17 @@ def main():
             oid = sys.stdin.readline().strip().strip(".")
             value = sys.stdin.readline().strip().split(None, 1)
             load()
-            done = False
+            done = changed = False
             if oid.startswith(IF + ".7.") and value and value[0] == "integer":
                 n = int(oid.rsplit(".", 1)[1])
                 for i in state.get("if", []):
-                    if i["index"] == n:
+                    if i["index"] == n and i.get("admin_locked"):
+                        done = True  # answered DONE, but the port keeps its status (a device that ignores it)
+                    elif i["index"] == n:
                         i["admin"] = int(value[1])
                         i["oper"] = 1 if i["admin"] == 1 else 2
-                        done = True
-                if done:
+                        done = changed = True
+                if changed:
                     save()
             sys.stdout.write("DONE\n" if done else "not-writable\n")
         else:

@@ -32,6 +32,8 @@ export interface SimInterface {
   out_errors?: number;
   in_discards?: number;
   out_discards?: number;
+  /** A SET of ifAdminStatus is answered as done but not applied (a device that ignores it): read back differs. */
+  admin_locked?: boolean;
 }
 /** CISCO-ENVMON-MIB state: 1 normal, 2 warning, 3 critical, 4 shutdown, 5 notPresent, 6 notFunctioning. */
 export interface SimEnv {
