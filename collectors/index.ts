@@ -16,6 +16,8 @@ import * as probe from "./probe/config.js";
 import { createProbeCollector } from "./probe/index.js";
 import * as smart from "./smart/config.js";
 import { createSmartCollector } from "./smart/index.js";
+import * as snmpTrap from "./snmp_trap/config.js";
+import { createSnmpTrapCollector } from "./snmp_trap/index.js";
 
 /** What a collector's `config.ts` exports. */
 interface CollectorConfig<S extends z.ZodType> {
@@ -48,6 +50,7 @@ export const COLLECTORS = [
   define(ipmi, createIpmiCollector),
   define(md, createMdCollector),
   define(smart, createSmartCollector),
+  define(snmpTrap, createSnmpTrapCollector),
 ] as const;
 
 type AnyDefinition = (typeof COLLECTORS)[number];

@@ -22,8 +22,13 @@ export function catalogueWarnings(
   const out: ConfigError[] = [];
   const byName = new Map(collectors.map((c) => [c.name, c]));
   const emitted = new Map<string, MetricInfo>();
+  // Two collector types may emit one metric (snmp polls snmp.psu, snmp_trap turns traps into it): its labels
+  // are the union of what each says.
   for (const c of collectors)
-    for (const m of collectorDefinition(c.type)?.metrics ?? []) emitted.set(m.name, m);
+    for (const m of collectorDefinition(c.type)?.metrics ?? []) {
+      const had = emitted.get(m.name);
+      emitted.set(m.name, had ? { ...m, labels: [...new Set([...had.labels, ...m.labels])] } : m);
+    }
   const known = new Set(COLLECTORS.flatMap((d) => d.metrics.map((m) => m.name)));
   for (const load of loads) {
     const f = load.f;
