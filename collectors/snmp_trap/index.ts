@@ -147,6 +147,7 @@ export function createSnmpTrapCollector(
         listening = false;
         if (signal.aborted) return;
         const msg = `${who}: cannot receive traps on ${spec.listen}: ${why}; retrying in ${delay / 1000}s`;
+        ctx.report?.(spec.listen, `cannot receive traps: ${why}`);
         if (why !== lastFailure) ctx.log.error({ ...base, listen: spec.listen, err: why }, msg);
         else ctx.log.debug({ ...base, listen: spec.listen, err: why }, msg);
         lastFailure = why;
@@ -223,6 +224,7 @@ export function createSnmpTrapCollector(
         listening() {
           listening = true;
           delay = backoff.min;
+          ctx.report?.(spec.listen, undefined);
           ctx.log.info({ ...base, listen: spec.listen }, `${who}: receiving traps on ${spec.listen}`);
           lastFailure = "";
         },

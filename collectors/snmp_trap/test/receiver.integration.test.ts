@@ -71,6 +71,8 @@ interface Running {
   port: number;
   samples: Sample[];
   logged: Logged[];
+  /** What the collector told the daemon about its socket (ctx.report). */
+  reports: [string, string | undefined][];
   clock: { t: number };
   stop: () => void;
 }
@@ -106,11 +108,16 @@ async function start(extra: Record<string, unknown> = {}, port?: number): Promis
   });
   const clock = { t: 1_000_000 };
   const { ctx, logged } = collectorContext(() => clock.t, "h");
-  const c = createSnmpTrapCollector(spec, ctx, { backoff: { min: 50, max: 200 } });
+  const reports: [string, string | undefined][] = [];
+  const c = createSnmpTrapCollector(
+    spec,
+    { ...ctx, report: (t, e) => reports.push([t, e]) },
+    { backoff: { min: 50, max: 200 } },
+  );
   const samples: Sample[] = [];
   const ac = new AbortController();
   c.start((s) => samples.push(...s), ac.signal);
-  const r = { c, to: `127.0.0.1:${p}`, port: p, samples, logged, clock, stop: () => ac.abort() };
+  const r = { c, to: `127.0.0.1:${p}`, port: p, samples, logged, reports, clock, stop: () => ac.abort() };
   running.push(r);
   if (port === undefined) await until("listening", () => c.listening);
   return r;
@@ -316,6 +323,11 @@ describe.skipIf(missing)("snmp_trap receiver with real traps", () => {
     expect(errors[0]!.msg).toContain("in use");
     await new Promise<void>((res) => blocker.close(res));
     await until("listening", () => r.c.listening, 3000);
+    expect(r.reports[0]).toEqual([
+      `udp:127.0.0.1:${port}`,
+      expect.stringMatching(/^cannot receive traps: the port is in use/),
+    ]);
+    expect(r.reports.at(-1)).toEqual([`udp:127.0.0.1:${port}`, undefined]);
     await trapV2c(r.to, COMMUNITY, LINK_DOWN, ifIndex(2));
     await until("a sample", () => r.samples.length === 1);
     r.stop();
