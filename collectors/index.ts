@@ -16,6 +16,8 @@ import * as probe from "./probe/config.js";
 import { createProbeCollector } from "./probe/index.js";
 import * as smart from "./smart/config.js";
 import { createSmartCollector } from "./smart/index.js";
+import * as snmp from "./snmp/config.js";
+import { createSnmpCollector } from "./snmp/index.js";
 import * as snmpTrap from "./snmp_trap/config.js";
 import { createSnmpTrapCollector } from "./snmp_trap/index.js";
 
@@ -30,6 +32,8 @@ interface CollectorConfig<S extends z.ZodType> {
   readonly interfaces?: (spec: z.output<S>) => string[];
   /** Resolves what can only be known on the host, when the collectors start and on reload (`target: gateway`). */
   readonly prepare?: (spec: z.output<S>) => Promise<z.output<S>>;
+  /** Metrics a block adds to the catalogue beyond `metrics` (snmp's user-defined `oids:`). */
+  readonly metricsOf?: (spec: z.output<S>) => readonly MetricInfo[];
 }
 
 export interface CollectorDefinition<S extends z.ZodType = z.ZodType> extends CollectorConfig<S> {
@@ -50,6 +54,7 @@ export const COLLECTORS = [
   define(ipmi, createIpmiCollector),
   define(md, createMdCollector),
   define(smart, createSmartCollector),
+  define(snmp, createSnmpCollector),
   define(snmpTrap, createSnmpTrapCollector),
 ] as const;
 

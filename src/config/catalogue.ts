@@ -14,6 +14,12 @@ import { at, type Path } from "./yaml.js";
 /** Labels every sample carries, whatever its collector. */
 const COMMON_LABELS = ["host", "collector"];
 
+/** What one block emits: its type's catalogue, and what its own settings add (snmp's `oids:`). */
+function metricsOfBlock(c: CollectorSpec): readonly MetricInfo[] {
+  const def = collectorDefinition(c.type);
+  return [...(def?.metrics ?? []), ...(def?.metricsOf?.(c) ?? [])];
+}
+
 export function catalogueWarnings(
   loads: readonly RuleFileLoad[],
   collectors: readonly CollectorSpec[],
@@ -25,9 +31,9 @@ export function catalogueWarnings(
   // Two collector types may emit one metric (snmp polls snmp.psu, snmp_trap turns traps into it): its labels
   // are the union of what each says.
   for (const c of collectors)
-    for (const m of collectorDefinition(c.type)?.metrics ?? []) {
+    for (const m of metricsOfBlock(c)) {
       const had = emitted.get(m.name);
-      emitted.set(m.name, had ? { ...m, labels: [...new Set([...had.labels, ...m.labels])] } : m);
+      emitted.set(m.name, had ? { ...had, labels: [...new Set([...had.labels, ...m.labels])] } : m);
     }
   const known = new Set(COLLECTORS.flatMap((d) => d.metrics.map((m) => m.name)));
   for (const load of loads) {
@@ -56,7 +62,7 @@ export function catalogueWarnings(
         continue;
       }
       if (collector) {
-        const theirs = collectorDefinition(collector.type)?.metrics ?? [];
+        const theirs = metricsOfBlock(collector);
         if (!theirs.some((m) => m.name === rule.metric)) {
           warn(
             ["labels", "collector"],

@@ -1,8 +1,10 @@
 #!/usr/bin/python3
-"""snmpd pass_persist program for standby's tests: serves IF-MIB ifTable / ifXTable and CISCO-ENVMON-MIB's
-supply, fan and temperature tables from a JSON state file (re-read when its mtime changes), so a test flips an
-interface or a PSU by rewriting the file atomically; SETs of ifAdminStatus are written back to it (an interface
-with "admin_locked": true answers them DONE and keeps its status, as a device that ignores a SET would).
+"""snmpd pass_persist program for standby's tests: serves IF-MIB ifTable / ifXTable, CISCO-ENVMON-MIB's
+supply, fan and temperature tables, and ENTITY-SENSOR-MIB's entPhySensorTable with ENTITY-MIB's entPhysicalDescr
+and entPhysicalName for its rows (state key "sensors") from a JSON state file (re-read when its mtime changes), so
+a test flips an interface or a PSU by rewriting the file atomically; SETs of ifAdminStatus are written back to it
+(an interface with "admin_locked": true answers them DONE and keeps its status, as a device that ignores a SET
+would).
 
 Usage (snmpd.conf): pass_persist -p 1 .1.3.6.1.2.1.2.2 /usr/bin/python3 snmpd-sim.py STATE.json
 """
@@ -14,6 +16,8 @@ STATE = sys.argv[1]
 IF = "1.3.6.1.2.1.2.2.1"      # ifEntry
 IFX = "1.3.6.1.2.1.31.1.1.1"  # ifXEntry
 ENV = "1.3.6.1.4.1.9.9.13.1"  # ciscoEnvMonObjects
+SENSOR = "1.3.6.1.2.1.99.1.1.1"  # ENTITY-SENSOR-MIB entPhySensorEntry
+PHYS = "1.3.6.1.2.1.47.1.1.1.1"  # ENTITY-MIB entPhysicalEntry
 
 state = {}
 mtime = None
@@ -74,6 +78,15 @@ def rows():
                 v = r.get(k, 1 if k in ("state", "source") else 0)
                 t = "string" if k == "descr" else ("gauge" if k in ("value", "threshold") else "integer")
                 out.append((f"{ENV}.{entry}.1.{c}.{r['index']}", t, v))
+    for r in state.get("sensors", []):
+        n = r["index"]
+        cols = {1: ("integer", r.get("type", 8)), 2: ("integer", r.get("scale", 9)),
+                3: ("integer", r.get("precision", 0)), 4: ("integer", r.get("value", 0)),
+                5: ("integer", r.get("status", 1))}
+        for c, (t, v) in cols.items():
+            out.append((f"{SENSOR}.{c}.{n}", t, v))
+        out.append((f"{PHYS}.2.{n}", "string", r.get("descr", "")))
+        out.append((f"{PHYS}.7.{n}", "string", r.get("name", "")))
     out.sort(key=lambda r: oid_key(r[0]))
     return out
 

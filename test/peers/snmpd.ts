@@ -2,7 +2,7 @@
  * A real SNMP agent for tests: Debian's snmpd, a private instance on a free loopback port with its own config
  * and persistent dir (never the system service), v2c communities `public` (ro) and `private` (rw), and SNMPv3
  * users `monuser` (SHA + AES) and `monuser256` (SHA-256 + AES), authPriv. IF-MIB's ifTable/ifXTable and
- * CISCO-ENVMON-MIB's supply/fan/temperature tables come from `snmpd-sim.py` (pass_persist) reading a JSON state
+ * CISCO-ENVMON-MIB's supply/fan/temperature tables (and ENTITY-SENSOR-MIB's sensors, `sensors`) come from `snmpd-sim.py` (pass_persist) reading a JSON state
  * file: a test flips an interface or a PSU with `update()`, and SETs of ifAdminStatus are written back.
  * Recipe: shared/recipes/snmpd.md. Needs `snmpd` and `snmp` (snmpget, snmptrap): scripts/test-deps.sh.
  */
@@ -44,11 +44,27 @@ export interface SimEnv {
   threshold?: number;
   source?: number;
 }
+/**
+ * ENTITY-SENSOR-MIB entPhySensorTable row (its entPhysicalIndex): type 3 voltsAC, 4 voltsDC, 5 amperes, 6 watts,
+ * 8 celsius, 10 rpm; scale 9 units, 8 milli, 10 kilo; value × 10^scale / 10^precision; status 1 ok,
+ * 2 unavailable, 3 nonoperational. `name`/`descr` are its entPhysicalName/entPhysicalDescr.
+ */
+export interface SimSensor {
+  index: number;
+  name?: string;
+  descr?: string;
+  type?: number;
+  scale?: number;
+  precision?: number;
+  value?: number;
+  status?: number;
+}
 export interface SimState {
   if: SimInterface[];
   psu?: SimEnv[];
   fan?: SimEnv[];
   temp?: SimEnv[];
+  sensors?: SimSensor[];
 }
 
 export const DEFAULT_STATE: SimState = {
@@ -144,6 +160,9 @@ export class Snmpd {
           pass("1.3.6.1.2.1.2.2"),
           pass("1.3.6.1.2.1.31.1.1"),
           pass("1.3.6.1.4.1.9.9.13.1"),
+          pass("1.3.6.1.2.1.99.1.1"),
+          pass("1.3.6.1.2.1.47.1.1.1"),
+          "disk /",
           "master no",
           "dontLogTCPWrappersConnects yes",
           "",

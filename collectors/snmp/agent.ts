@@ -1,0 +1,124 @@
+/**
+ * The collector's side of one agent: one net-snmp session (opened lazily, reopened after a failed poll — a v3
+ * agent that restarted has new engine boots, a renamed host a new address), an in-flight limit (never more than
+ * `max_inflight` requests outstanding to the agent: snmpd drops datagrams above ~250), and the reads profiles
+ * use: GET, and tables read column-wise with GETBULK (GETNEXT per column on SNMPv1).
+ */
+import { lookup } from "node:dns/promises";
+import { isIP } from "node:net";
+import {
+  get,
+  openSession,
+  type SessionOptions,
+  type snmp,
+  subtree,
+  type Varbind,
+} from "../../src/snmp/session.js";
+import { getBulk, readColumns, type Table } from "../../src/snmp/table.js";
+import type { SnmpCollectorSpec } from "./config.js";
+import type { Reader } from "./profiles/types.js";
+
+/** A counting semaphore: `run` waits for a free slot. */
+export class Limiter {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+  /** The most requests that were outstanding at once (for tests and the bench). */
+  peak = 0;
+
+  constructor(private readonly max: number) {}
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.active >= this.max) await new Promise<void>((r) => this.waiting.push(r));
+    this.active++;
+    if (this.active > this.peak) this.peak = this.active;
+    try {
+      return await task();
+    } finally {
+      this.active--;
+      this.waiting.shift()?.();
+    }
+  }
+}
+
+/** Errors that mean the agent did not answer us (or not as us): the poll failed, `snmp.up` 0. */
+export function isAgentDown(err: unknown): boolean {
+  const name = (err as Error | undefined)?.name;
+  if (name === "RequestTimedOutError") return true;
+  if (name === "ResponseInvalidError")
+    return /digest|unknown user|decrypt|time window|unknown engine|security level|Unexpected Report/i.test(
+      (err as Error).message,
+    );
+  return /Socket forcibly closed|ERR_SOCKET_DGRAM_NOT_RUNNING|Not running/i.test(
+    `${(err as Error | undefined)?.message} ${(err as { code?: string } | undefined)?.code}`,
+  );
+}
+
+export class AgentIO {
+  readonly limit: Limiter;
+  private session: snmp.Session | undefined;
+  /** The address requests go to (the host resolved once; again after a failed poll). */
+  address: string | undefined;
+  /** Requests sent since start. */
+  requests = 0;
+
+  constructor(
+    private readonly spec: SnmpCollectorSpec,
+    private readonly options: SessionOptions = {},
+  ) {
+    this.limit = new Limiter(spec.max_inflight);
+    if (isIP(spec.target.host)) this.address = spec.target.host;
+  }
+
+  /** The agent's IP address (resolving the host name when it is one). Throws when it cannot be resolved. */
+  async resolve(): Promise<string> {
+    if (this.address === undefined) this.address = (await lookup(this.spec.target.host)).address;
+    return this.address;
+  }
+
+  /** A reader on the current session (opened if needed). */
+  async reader(): Promise<Reader> {
+    if (!this.session) {
+      const host = await this.resolve();
+      this.session = await openSession({ ...this.spec.target, host }, this.options);
+    }
+    return this.readerOn(this.session);
+  }
+
+  private readerOn(s: snmp.Session): Reader {
+    const maxRep = this.spec.max_repetitions;
+    const v1 = this.spec.target.version === "1";
+    const limited = <T>(f: () => Promise<T>) =>
+      this.limit.run(() => {
+        this.requests++;
+        return f();
+      });
+    return {
+      get: (oids) => limited(() => get(s, oids)),
+      table: (entry, cols): Promise<Table> =>
+        readColumns(
+          entry,
+          cols,
+          v1
+            ? { request: () => Promise.resolve([]), walk: (oid) => limited(() => subtree(s, oid, maxRep)) }
+            : { request: (oids) => limited(() => getBulk(s, oids, maxRep)) },
+        ),
+    };
+  }
+
+  /**
+   * Closes the session: requests still outstanding fail at once ("Socket forcibly closed"). The next poll opens
+   * a new one, to an address resolved again when the host is a name.
+   */
+  reset(): void {
+    const s = this.session;
+    this.session = undefined;
+    if (!isIP(this.spec.target.host)) this.address = undefined;
+    try {
+      s?.close();
+    } catch {
+      // already closed
+    }
+  }
+}
+
+export type { Varbind };
