@@ -5,7 +5,14 @@
  */
 import { z } from "zod";
 import type { MetricInfo } from "../../src/collector.js";
-import { describeValue, metricName, OID_RE, polling, withTimeout } from "../../src/config/fields.js";
+import {
+  describeValue,
+  metricName,
+  OID_RE,
+  polling,
+  typeError,
+  withTimeout,
+} from "../../src/config/fields.js";
 import { snmpTargetSchema } from "../../src/snmp/target.js";
 import { COMPONENT_STATES, type ComponentState } from "../../src/states.js";
 
@@ -19,14 +26,22 @@ const RESERVED_LABELS = ["host", "collector", "target", "index"];
 const LABEL_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const STATE_WORDS = Object.keys(COMPONENT_STATES) as [ComponentState, ...ComponentState[]];
 
-/** An OID as YAML gives it: `1.3.6.1.2.1.33.1.2.3.0` is a string, but `1.3` would be a number. */
+/** An OID: dotted numbers (a YAML number such as `1.3` is refused: it would lose trailing zeros). */
 const oid = z
-  .union([z.string(), z.number().transform((n) => String(n))])
+  .string({
+    error: typeError((v) => `${describeValue(v)} is not an OID; write it as text, e.g. "1.3.6.1.2.1.1.3.0"`),
+  })
   .refine((s) => OID_RE.test(s), {
     error: (iss) =>
       `${describeValue(iss.input)} is not an OID; expected dotted numbers, e.g. 1.3.6.1.2.1.1.3.0`,
   })
   .transform((s) => s.replace(/^\./, ""));
+
+/** A record whose invalid keys say why (zod's own message is only "invalid key"). */
+function keyError(why: (key: unknown) => string) {
+  return (iss: { code?: string; input?: unknown; key?: unknown }) =>
+    iss.code === "invalid_key" ? why(iss.key ?? iss.input) : undefined;
+}
 
 const column = z.int({ error: "expected a column number (the table entry's sub-identifier), e.g. 5" }).min(1);
 
@@ -46,6 +61,9 @@ const states = z
       error: (iss) =>
         `${describeValue(iss.input)} is not a state; expected one of: ${STATE_WORDS.join(", ")}`,
     }),
+    {
+      error: keyError((k) => `${describeValue(k)} is not an integer value; expected e.g. {3: ok, 5: failed}`),
+    },
   )
   .meta({ description: "Integer value → state word (ok warning failed absent unknown): a component state" });
 
@@ -56,11 +74,21 @@ const customOid = z
     table: oid.optional().meta({ description: "A table entry's OID: one sample per row, labelled `index`" }),
     value: column.optional().meta({ description: "The table column that holds the value" }),
     label_columns: z
-      .record(labelName, column)
+      .record(labelName, column, {
+        error: keyError(
+          (k) =>
+            `${describeValue(k)} cannot be a label: use letters, digits and _, and none of ${RESERVED_LABELS.join(", ")}`,
+        ),
+      })
       .optional()
       .meta({ description: "label → the column whose text it takes, e.g. {descr: 8}" }),
     labels: z
-      .record(labelName, z.string())
+      .record(labelName, z.string(), {
+        error: keyError(
+          (k) =>
+            `${describeValue(k)} cannot be a label: use letters, digits and _, and none of ${RESERVED_LABELS.join(", ")}`,
+        ),
+      })
       .optional()
       .meta({ description: "Fixed labels added to every sample, e.g. {kind: psu}" }),
     states: states.optional(),
@@ -71,7 +99,7 @@ const customOid = z
         code: "custom",
         message: "give either `oid` (a scalar) or `table` with `value` (a column), not both or neither",
       });
-    if (o.table !== undefined && o.value === undefined)
+    if (o.table !== undefined && o.oid === undefined && o.value === undefined)
       ctx.addIssue({
         code: "custom",
         path: ["value"],
