@@ -60,6 +60,8 @@ export class AgentIO {
   address: string | undefined;
   /** Requests sent since start. */
   requests = 0;
+  /** Rows each table had at the last poll: the next GETBULK asks for that many (+1), not max_repetitions. */
+  private readonly rows = new Map<string, number>();
 
   constructor(
     private readonly spec: SnmpCollectorSpec,
@@ -94,14 +96,21 @@ export class AgentIO {
       });
     return {
       get: (oids) => limited(() => get(s, oids)),
-      table: (entry, cols): Promise<Table> =>
-        readColumns(
+      table: async (entry, cols): Promise<Table> => {
+        // A table's size rarely changes: asking for the rows it had (+1 to see its end) makes a poll one request
+        // that returns what is needed, where max_repetitions would make the agent walk past every column's end.
+        const known = this.rows.get(entry);
+        const rep = known !== undefined ? Math.max(1, Math.min(maxRep, known + 1)) : maxRep;
+        const t = await readColumns(
           entry,
           cols,
           v1
             ? { request: () => Promise.resolve([]), walk: (oid) => limited(() => subtree(s, oid, maxRep)) }
-            : { request: (oids) => limited(() => getBulk(s, oids, maxRep)) },
-        ),
+            : { request: (oids) => limited(() => getBulk(s, oids, rep)) },
+        );
+        this.rows.set(entry, t.size);
+        return t;
+      },
     };
   }
 

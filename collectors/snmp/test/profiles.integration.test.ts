@@ -176,4 +176,18 @@ describe("snmp collector against a UDP server that answers garbage", () => {
       await c.close();
     }
   });
+
+  it("a poll without a complete answer before its budget is snmp.up 0 within the run's timeout", async () => {
+    const { c, logged } = collector(spec(port, { timeout: "1s" }, { timeout: "5s" }));
+    try {
+      const t0 = Date.now();
+      expect(up(await poll(c))).toBe(0);
+      expect(Date.now() - t0).toBeLessThan(1000);
+      expect(
+        logged.find((l) => l.level === "warn" && l.msg?.includes("no complete answer within 800 ms")),
+      ).toBeDefined();
+    } finally {
+      await c.close();
+    }
+  });
 });

@@ -80,6 +80,19 @@ describe.skipIf(missing !== undefined)("snmp collector against snmpd", () => {
     }
   });
 
+  it("SNMPv1 (GETNEXT per column): the same interfaces and PSUs", async () => {
+    const { c } = collector(spec(agent.port, {}, { version: 1 }));
+    try {
+      const s = await poll(c);
+      expect(up(s)).toBe(1);
+      expect(one(s, "snmp.if.oper_status", { ifIndex: "3" }).state).toBe("failed");
+      expect(one(s, "snmp.if.oper_status", { ifIndex: "1" }).labels.ifName).toBe("Gi0/1");
+      expect(one(s, "snmp.psu", { index: "1" }).state).toBe("ok");
+    } finally {
+      await c.close();
+    }
+  });
+
   it("agent stopped: snmp.up 0 and every component unknown; back: up 1 and the real states (v3 too)", async () => {
     const a = collector(spec(agent.port));
     const b = collector(spec(agent.port, {}, v3Target()));
