@@ -100,13 +100,20 @@ export class AgentIO {
         // A table's size rarely changes: asking for the rows it had (+1 to see its end) makes a poll one request
         // that returns what is needed, where max_repetitions would make the agent walk past every column's end.
         const known = this.rows.get(entry);
-        const rep = known !== undefined ? Math.max(1, Math.min(maxRep, known + 1)) : maxRep;
+        // A table that grew needs more rounds: those ask for max_repetitions again.
+        let rep = known !== undefined ? Math.max(1, Math.min(maxRep, known + 1)) : maxRep;
         const t = await readColumns(
           entry,
           cols,
           v1
             ? { request: () => Promise.resolve([]), walk: (oid) => limited(() => subtree(s, oid, maxRep)) }
-            : { request: (oids) => limited(() => getBulk(s, oids, rep)) },
+            : {
+                request: (oids) => {
+                  const r = rep;
+                  rep = maxRep;
+                  return limited(() => getBulk(s, oids, r));
+                },
+              },
         );
         this.rows.set(entry, t.size);
         return t;

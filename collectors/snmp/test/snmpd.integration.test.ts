@@ -181,6 +181,25 @@ describe.skipIf(missing !== undefined)("snmp collector against snmpd", () => {
     expect(agentsAt("127.0.0.1").some((a) => a.collector === "reg")).toBe(false);
   });
 
+  it("a table that grew between polls is read whole (later rounds ask for max_repetitions again)", async () => {
+    const { c } = collector(spec(agent.port, { profiles: ["if"] }));
+    try {
+      expect(one(await poll(c), "snmp.if.oper_status", { ifIndex: "3" }).state).toBe("failed");
+      agent.update((st) => {
+        for (let i = 4; i <= 40; i++) st.if.push({ index: i, descr: `Gi0/${i}`, name: `Gi0/${i}` });
+      });
+      const r0 = c.io.requests;
+      const s = await poll(c);
+      expect(s.filter((x) => x.metric === "snmp.if.oper_status")).toHaveLength(40);
+      expect(c.io.requests - r0).toBeLessThan(12);
+    } finally {
+      agent.update((st) => {
+        st.if = st.if.slice(0, 3);
+      });
+      await c.close();
+    }
+  });
+
   it("never more than max_inflight requests outstanding to the agent", async () => {
     const { c } = collector(
       spec(agent.port, { max_inflight: 2, profiles: ["if", "cisco-envmon", "host-resources", "ucd"] }),
