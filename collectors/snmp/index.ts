@@ -156,6 +156,7 @@ export class SnmpCollector implements PollCollector {
       this.ctx.log.info(this.where, `${this.target}: the agent answers again: snmp.up 1`);
     this.up = true;
     this.lastError = undefined;
+    this.ctx.report?.(this.target, undefined);
     const out: Sample[] = [{ metric: "snmp.up", labels: this.upLabels, value: 1, ts }, ...this.invalid(ts)];
     for (const r of runs) {
       r.commit();
@@ -186,6 +187,7 @@ export class SnmpCollector implements PollCollector {
       );
     this.up = false;
     this.lastError = why;
+    this.ctx.report?.(this.target, why);
     return [
       { metric: "snmp.up", labels: this.upLabels, value: 0, ts },
       ...this.invalid(ts),

@@ -56,8 +56,10 @@ export class Series {
         states.push({ metric, labels });
         if (index !== undefined) byIndex.set(key2(metric, index), labels);
       },
-      number: (metric, labels, value) => {
-        if (Number.isFinite(value)) samples.push({ metric, labels, value, ts });
+      number: (metric, labels, value, index) => {
+        if (!Number.isFinite(value)) return;
+        samples.push({ metric, labels, value, ts });
+        if (index !== undefined) byIndex.set(key2(metric, index), labels);
       },
     };
     return { out, commit: () => this.last.set(profile.name, { states, byIndex }) };

@@ -41,7 +41,7 @@ const COUNTERS: readonly (readonly [string, number, number | undefined])[] = [
 
 export const ifProfile: Profile = {
   name: "if",
-  indexed: { "snmp.if.oper_status": "ifIndex" },
+  indexed: { "snmp.if.oper_status": "ifIndex", "snmp.if.admin_status": "ifIndex" },
   async poll(r: Reader, out: Out): Promise<void> {
     const [t, x] = await Promise.all([r.table(IF_ENTRY, IF_COLS), r.table(IFX_ENTRY, IFX_COLS)]);
     for (const [index, row] of t) {
@@ -57,7 +57,7 @@ export const ifProfile: Profile = {
       const oper = num(row, 8);
       if (oper !== undefined) out.state("snmp.if.oper_status", index, labels, stateOf(OPER_STATES, oper));
       const admin = num(row, 7);
-      if (admin !== undefined) out.number("snmp.if.admin_status", labels, admin);
+      if (admin !== undefined) out.number("snmp.if.admin_status", labels, admin, index);
       for (const [metric, col, hc] of COUNTERS) {
         const v = (hc !== undefined ? num(xrow, hc) : undefined) ?? num(row, col);
         if (v !== undefined) out.number(metric, labels, v);

@@ -23,12 +23,13 @@ export interface Out {
   labels(key: string, extra: Readonly<Record<string, string>>): Labels;
   /** A component-state sample; `index` is the table row (what a trap names), for the trap registry. */
   state(metric: string, index: string | undefined, labels: Labels, state: ComponentState): void;
-  number(metric: string, labels: Labels, value: number): void;
+  /** A number; with `index`, the trap receiver may ask for its labels too (`snmp.if.admin_status`). */
+  number(metric: string, labels: Labels, value: number, index?: string): void;
 }
 
 export interface Profile {
   readonly name: string;
-  /** Its per-row component-state metrics → the label that carries the row's index (`snmp.psu` → `index`). */
+  /** Per-row metrics a trap may name → the label that carries the row's index (`snmp.psu` → `index`). */
   readonly indexed: Readonly<Record<string, string>>;
   poll(r: Reader, out: Out): Promise<void>;
 }

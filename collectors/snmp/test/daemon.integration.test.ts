@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfigText } from "../../../src/config/load.js";
 import { Daemon } from "../../../src/daemon/daemon.js";
 import type { EventOf, StandbyEvent } from "../../../src/groups/events.js";
-import { quietLog } from "../../../test/helpers.js";
+import { field, quietLog } from "../../../test/helpers.js";
 import { COMMUNITY, Snmpd, snmpdMissing } from "../../../test/peers/snmpd.js";
 
 const missing = snmpdMissing();
@@ -151,6 +151,14 @@ groups:
         5000,
         "members unknown",
       );
+      const failing = events.slice(mark).find((e) => e.kind === "collector");
+      expect(failing).toMatchObject({
+        collector: "router",
+        target: `127.0.0.1:${agent.port}`,
+        state: "failing",
+      });
+      expect(JSON.stringify(failing)).toContain("no answer");
+      expect(JSON.stringify(failing)).not.toContain(COMMUNITY);
       await new Promise((res) => setTimeout(res, 1500));
       expect(events.slice(mark).some((e) => e.kind === "failover" || e.kind === "failback")).toBe(false);
       expect(active("uplink")).toBe("isp-a");
@@ -162,6 +170,11 @@ groups:
         5000,
         "healthy again",
       );
+      await until(() => events.filter((e) => e.kind === "collector").length === 2, 5000, "collector ok");
+      expect(events.filter((e) => e.kind === "collector").map((e) => field(e, "state"))).toEqual([
+        "failing",
+        "ok",
+      ]);
     } finally {
       await d.stop();
     }

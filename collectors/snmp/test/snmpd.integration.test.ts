@@ -175,6 +175,9 @@ describe.skipIf(missing !== undefined)("snmp collector against snmpd", () => {
         one(s, "snmp.if.oper_status", { ifIndex: "2" }).labels,
       );
       expect(mine().labels("snmp.psu", "1")).toBe(one(s, "snmp.psu", { index: "1" }).labels);
+      expect(mine().labels("snmp.if.admin_status", "3")).toBe(
+        one(s, "snmp.if.admin_status", { ifIndex: "3" }).labels,
+      );
     } finally {
       await c.close();
     }
