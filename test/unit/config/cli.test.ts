@@ -6,7 +6,7 @@ import { runCheck } from "../../../src/cli/commands/check.js";
 import { runSchema } from "../../../src/cli/commands/schema.js";
 import { memoryIo } from "../../../src/cli/io.js";
 
-const EXAMPLE_RULES = ["uplink", "psu", "raid", "smart", "nic", "cpu", "filesystem"].map(
+const EXAMPLE_RULES = ["uplink", "psu", "raid", "smart", "snmp", "nic", "cpu", "filesystem"].map(
   (n) => `rules/${n}.yaml`,
 );
 
@@ -28,7 +28,7 @@ describe("standby check", () => {
   it("checks positional files as rule files", async () => {
     const io = memoryIo();
     expect(await runCheck({ files: EXAMPLE_RULES }, io)).toBe(0);
-    expect(io.stdout).toEqual(["rules OK: 24 rules in 7 files"]);
+    expect(io.stdout).toEqual(["rules OK: 29 rules in 8 files"]);
   });
 
   it("exits 1 and prints every error, one a line, on stderr only", async () => {

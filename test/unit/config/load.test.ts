@@ -44,6 +44,7 @@ describe("the shipped examples", () => {
       "psu.yaml",
       "raid.yaml",
       "smart.yaml",
+      "snmp.yaml",
       "uplink.yaml",
     ]);
     for (const f of files) {
