@@ -40,6 +40,12 @@ export class Limiter {
   }
 }
 
+/**
+ * Host-name lookups in flight at once, over all agents. getaddrinfo runs on libuv's thread pool (4 threads), which
+ * also writes state.json and the event log: a dead DNS server with many named targets must not take all of it.
+ */
+export const DNS_LOOKUPS = new Limiter(2);
+
 /** Errors that mean the agent did not answer us (or not as us): the poll failed, `snmp.up` 0. */
 export function isAgentDown(err: unknown): boolean {
   const name = (err as Error | undefined)?.name;
@@ -62,10 +68,13 @@ export class AgentIO {
   requests = 0;
   /** Rows each table had at the last poll: the next GETBULK asks for that many (+1), not max_repetitions. */
   private readonly rows = new Map<string, number>();
+  /** The lookup in flight: a poll that gave up on it does not start another (a hung resolver stacks nothing). */
+  private pending: Promise<string> | undefined;
 
   constructor(
     private readonly spec: SnmpCollectorSpec,
     private readonly options: SessionOptions = {},
+    private readonly lookupHost: (host: string) => Promise<string> = async (h) => (await lookup(h)).address,
   ) {
     this.limit = new Limiter(spec.max_inflight);
     if (isIP(spec.target.host)) this.address = spec.target.host;
@@ -73,7 +82,11 @@ export class AgentIO {
 
   /** The agent's IP address (resolving the host name when it is one). Throws when it cannot be resolved. */
   async resolve(): Promise<string> {
-    if (this.address === undefined) this.address = (await lookup(this.spec.target.host)).address;
+    if (this.address !== undefined) return this.address;
+    this.pending ??= DNS_LOOKUPS.run(() => this.lookupHost(this.spec.target.host)).finally(() => {
+      this.pending = undefined;
+    });
+    this.address = await this.pending;
     return this.address;
   }
 

@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { labelsOf } from "../../../src/collector.js";
 import { snmp, type Varbind } from "../../../src/snmp/session.js";
 import { readColumns } from "../../../src/snmp/table.js";
+import { AgentIO } from "../agent.js";
 import { schema } from "../config.js";
 import { describeError, isAgentDown, Limiter } from "../index.js";
 import { ENVMON_STATES } from "../profiles/cisco-envmon.js";
@@ -249,5 +250,43 @@ describe("schema", () => {
       oids: [{ metric: "x.y", table: ".1.3.6.1.4.1.9.1", value: 3, states: { "3": "failed", "-1": "ok" } }],
     });
     expect(s.oids[0]).toMatchObject({ table: "1.3.6.1.4.1.9.1", states: { "3": "failed", "-1": "ok" } });
+  });
+});
+
+describe("host name lookups", () => {
+  it("a poll that gave up on a hung lookup does not start another; all agents share two lookups at most", async () => {
+    let calls = 0;
+    let inFlight = 0;
+    let peak = 0;
+    const hung: (() => void)[] = [];
+    const slow = (h: string) =>
+      new Promise<string>((resolve) => {
+        calls++;
+        inFlight++;
+        peak = Math.max(peak, inFlight);
+        hung.push(() => {
+          inFlight--;
+          resolve(`192.0.2.${h.length}`);
+        });
+      });
+    const spec = (host: string) =>
+      schema.parse({ name: host, type: "snmp", target: { host, community: "c" }, profiles: ["if"] });
+    const a = new AgentIO(spec("router-a"), {}, slow);
+    // Three polls of one agent while its lookup hangs: one lookup.
+    const polls = [a.resolve(), a.resolve(), a.resolve()];
+    // Five more agents: at most two lookups at once over all of them.
+    const others = ["b1", "b22", "b333", "b4444", "b55555"].map((h) =>
+      new AgentIO(spec(h), {}, slow).resolve(),
+    );
+    await new Promise((r) => setTimeout(r, 10));
+    expect(calls).toBe(2);
+    while (hung.length > 0) {
+      hung.shift()!();
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    expect(await Promise.all(polls)).toEqual(["192.0.2.8", "192.0.2.8", "192.0.2.8"]);
+    expect(await Promise.all(others)).toHaveLength(5);
+    expect(calls).toBe(6);
+    expect(peak).toBe(2);
   });
 });
