@@ -7,22 +7,14 @@
  * the polls of every BMC (count, spacing, duration) and any overlap, exactly; a sampler of the daemon's
  * children every `sampleMs` cross-checks the overlap from the process table.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { IpmiSim, PASSWORD, USER } from "../collectors/ipmi/test/sim.js";
-import { MAIN, RunningDaemon } from "../test/e2e/daemon-harness.js";
 import { cpuNs, type IdleResult, measureIdle, rssMb, startFloor } from "./idle.js";
-import {
-  type Dist,
-  dist,
-  IpmitoolWatch,
-  pssMb,
-  readWrapperLog,
-  type WrappedRun,
-  writeWrapper,
-} from "./ipmi-util.js";
+import { IpmitoolWatch, pssMb, readWrapperLog, type WrappedRun, writeWrapper } from "./ipmi-util.js";
+import { BenchDaemon, type DaemonLogSummary, type Dist, dist, summarizeLog } from "./util.js";
 
 export interface FleetOptions {
   readonly bmcs: number;
@@ -73,12 +65,7 @@ export interface FleetResult extends FleetOptions {
     samples: number;
   };
   /** the daemon's stderr over the windows: JSON log lines, rule "forgotten" lines among them, warnings */
-  readonly daemonLog: {
-    linesPerSecond: number;
-    forgottenPerSecond: number;
-    warnings: number;
-    distinct: string[];
-  };
+  readonly daemonLog: Omit<DaemonLogSummary, "nodeWarnings">;
   /** what the daemon printed that is not a JSON log line (Node's own warnings), over the whole run */
   readonly nodeWarnings: string[];
 }
@@ -153,7 +140,7 @@ export async function benchFleet(o: FleetOptions, log: (l: string) => void): Pro
   const wlog = join(dir, "ipmitool.log");
   let sims: IpmiSim[] = [];
   let floor: ChildProcess | undefined;
-  let d: RunningDaemon | undefined;
+  let d: BenchDaemon | undefined;
   let watch: IpmitoolWatch | undefined;
   try {
     const t = Date.now();
@@ -162,15 +149,8 @@ export async function benchFleet(o: FleetOptions, log: (l: string) => void): Pro
     const file = config(dir, sims, o, writeWrapper(dir, wlog));
     mkdirSync(join(dir, "state"));
     floor = startFloor();
-    const child = spawn(process.execPath, [MAIN, "run", "--config", file], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    d = new RunningDaemon(child, join(dir, "state"));
-    // RunningDaemon splits each chunk on its own (a line can span two chunks): keep the raw text as well
-    let stderr = "";
-    child.stderr?.on("data", (x: string) => {
-      stderr += x;
-    });
+    d = new BenchDaemon(file, join(dir, "state"));
+    const child = d.child;
     await d.started(30_000);
     const started = Date.now();
     watch = new IpmitoolWatch(child.pid!, o.sampleMs);
@@ -218,21 +198,7 @@ export async function benchFleet(o: FleetOptions, log: (l: string) => void): Pro
     const spanS = (spanEnd - spanStart) / 1000;
     const fig = idle.daemons.daemon!;
     const perSecond = inSpan.length / spanS;
-    const lines = stderr.split("\n").filter(Boolean);
-    const json: { level?: number; msg?: string; err?: string; time?: string }[] = [];
-    const nodeWarnings: string[] = [];
-    for (const l of lines) {
-      try {
-        json.push(JSON.parse(l));
-      } catch {
-        nodeWarnings.push(l.slice(0, 300));
-      }
-    }
-    const spanLines = json.filter((x) => {
-      const t = Date.parse(x.time ?? "");
-      return t >= spanStart && t < spanEnd;
-    });
-    const warnings = spanLines.filter((x) => (x.level ?? 0) >= 40);
+    const { nodeWarnings, ...daemonLog } = summarizeLog(d.stderrText, spanStart, spanEnd);
     const r2 = (x: number) => Math.round(x * 1000) / 1000;
     const out: FleetResult = {
       ...o,
@@ -276,13 +242,8 @@ export async function benchFleet(o: FleetOptions, log: (l: string) => void): Pro
         sampledMaxTotal: watch.maxTotal,
         samples: watch.samples,
       },
-      daemonLog: {
-        linesPerSecond: r2(spanLines.length / spanS),
-        forgottenPerSecond: r2(spanLines.filter((x) => / forgotten: /.test(x.msg ?? "")).length / spanS),
-        warnings: warnings.length,
-        distinct: [...new Set(warnings.map((w) => `${w.msg}${w.err ? `: ${w.err}` : ""}`))].slice(0, 5),
-      },
-      nodeWarnings: [...new Set(nodeWarnings)].slice(0, 5),
+      daemonLog,
+      nodeWarnings,
     };
     report(out, log);
     return out;

@@ -15,7 +15,8 @@ import { type IpmiSim, PASSWORD, USER } from "../collectors/ipmi/test/sim.js";
 import { spawnWithTimeout } from "../src/actions/spawn.js";
 import type { Log } from "../src/collector.js";
 import { cpuTicksNs } from "./idle.js";
-import { type Dist, dist, fmtDist, writeWrapper } from "./ipmi-util.js";
+import { writeWrapper } from "./ipmi-util.js";
+import { type Dist, dist, fmtDist } from "./util.js";
 
 const ENV = "SB_BENCH_BMC_PASSWORD";
 const quiet: Log = { debug() {}, info() {}, warn() {}, error() {} };

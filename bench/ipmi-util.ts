@@ -1,40 +1,10 @@
 /**
- * Shared by the IPMI benchmarks (bench/ipmi.ts): distributions, the logging ipmitool wrapper, reading its log,
+ * Shared by the IPMI benchmarks (bench/ipmi.ts): the logging ipmitool wrapper, reading its log,
  * and the /proc views of a daemon's ipmitool children.
  */
 import { spawnSync } from "node:child_process";
 import { chmodSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-
-export interface Dist {
-  readonly n: number;
-  readonly min: number;
-  readonly p50: number;
-  readonly p95: number;
-  readonly max: number;
-  readonly mean: number;
-}
-
-/** Nearest-rank quantiles (p95 of 30 values is the 29th). */
-export function dist(xs: readonly number[]): Dist {
-  const s = [...xs].sort((a, b) => a - b);
-  if (s.length === 0)
-    return { n: 0, min: Number.NaN, p50: Number.NaN, p95: Number.NaN, max: Number.NaN, mean: Number.NaN };
-  const q = (p: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))]!;
-  const r = (x: number) => Math.round(x * 100) / 100;
-  return {
-    n: s.length,
-    min: r(s[0]!),
-    p50: r(q(0.5)),
-    p95: r(q(0.95)),
-    max: r(s.at(-1)!),
-    mean: r(s.reduce((a, b) => a + b, 0) / s.length),
-  };
-}
-
-export function fmtDist(d: Dist, unit = "ms"): string {
-  return `p50 ${d.p50} ${unit}, p95 ${d.p95} ${unit}, min ${d.min}, max ${d.max} (n=${d.n})`;
-}
 
 /** The real ipmitool's absolute path (the wrapper must not find itself). */
 export function realIpmitool(): string {

@@ -3,6 +3,7 @@ import { cpus } from "node:os";
 import { benchEngine, type EngineBenchResult } from "./engine.js";
 import { benchFailover } from "./failover.js";
 import { benchIpmi } from "./ipmi.js";
+import { benchSnmp } from "./snmp.js";
 
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 2_000_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -45,6 +46,9 @@ if (typeof failover === "string") console.log(`failover benchmark ${failover}`);
 const ipmi = process.env.BENCH_SKIP_IPMI ? "skipped: BENCH_SKIP_IPMI is set" : await benchIpmi(console.log);
 if (typeof ipmi === "string") console.log(`ipmi benchmark ${ipmi}`);
 
+const snmp = process.env.BENCH_SKIP_SNMP ? "skipped: BENCH_SKIP_SNMP is set" : await benchSnmp(console.log);
+if (typeof snmp === "string") console.log(`snmp benchmark ${snmp}`);
+
 const out = {
   date: new Date().toISOString(),
   node: process.version,
@@ -53,6 +57,7 @@ const out = {
   engine: results,
   failover,
   ipmi,
+  snmp,
 };
 mkdirSync("bench/results", { recursive: true });
 writeFileSync("bench/results/latest.json", `${JSON.stringify(out, null, 2)}\n`);

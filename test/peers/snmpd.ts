@@ -142,7 +142,8 @@ export class Snmpd {
       this.port = await freeUdpPort();
       mkdirSync(join(this.dir, "persist"), { recursive: true });
       this.writeState();
-      const sim = join(import.meta.dirname, "snmpd-sim.py");
+      // The compiled peer (dist/test/peers/, which the benchmark imports) runs the same source file.
+      const sim = join(import.meta.dirname, "snmpd-sim.py").replace(/\/dist\/test\//, "/test/");
       const pass = (oid: string) =>
         `pass_persist -p 1 .${oid} /usr/bin/python3 ${sim} ${this.stateFile} ${oid}`;
       writeFileSync(
