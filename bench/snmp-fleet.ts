@@ -168,7 +168,12 @@ export async function benchSnmpFleet(
     mkdirSync(join(dir, "state"));
     const prof = join(dir, "prof");
     floor = startFloor();
-    d = new BenchDaemon(file, join(dir, "state"), o.cpuProf ? ["--cpu-prof", `--cpu-prof-dir=${prof}`] : []);
+    // BENCH_NODE_ARGS: more node flags for the daemon (e.g. --heapsnapshot-signal=SIGUSR2 to look at its heap).
+    const extra = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
+    d = new BenchDaemon(file, join(dir, "state"), [
+      ...extra,
+      ...(o.cpuProf ? ["--cpu-prof", `--cpu-prof-dir=${prof}`] : []),
+    ]);
     await d.started(60_000);
     await new Promise((r) => setTimeout(r, o.warmupMs));
     const before = await collectorStats(api);

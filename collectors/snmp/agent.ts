@@ -14,7 +14,7 @@ import {
   subtree,
   type Varbind,
 } from "../../src/snmp/session.js";
-import { getBulk, readColumns, type Table } from "../../src/snmp/table.js";
+import { getBulk, readTables, type Table } from "../../src/snmp/table.js";
 import type { SnmpCollectorSpec } from "./config.js";
 import type { Reader } from "./profiles/types.js";
 
@@ -107,30 +107,39 @@ export class AgentIO {
         this.requests++;
         return f();
       });
+    const tables = async (
+      groups: readonly (readonly [entry: string, columns: readonly number[]])[],
+    ): Promise<Table[]> => {
+      // A table's size rarely changes: asking for the rows it had (+1 to see its end) makes a poll one request
+      // that returns what is needed, where max_repetitions would make the agent walk past every column's end.
+      const known = groups.map(([entry]) => this.rows.get(entry));
+      // A table that grew needs more rounds: those ask for max_repetitions again.
+      let rep = known.every((k) => k !== undefined)
+        ? Math.max(1, Math.min(maxRep, Math.max(...(known as number[])) + 1))
+        : maxRep;
+      const t = await readTables(
+        groups,
+        v1
+          ? { request: () => Promise.resolve([]), walk: (oid) => limited(() => subtree(s, oid, maxRep)) }
+          : {
+              request: (oids) => {
+                const r = rep;
+                rep = maxRep;
+                return limited(() => getBulk(s, oids, r));
+              },
+            },
+      );
+      groups.forEach(([entry], i) => {
+        this.rows.set(entry, t[i]!.size);
+      });
+      return t;
+    };
     return {
       get: (oids) => limited(() => get(s, oids)),
-      table: async (entry, cols): Promise<Table> => {
-        // A table's size rarely changes: asking for the rows it had (+1 to see its end) makes a poll one request
-        // that returns what is needed, where max_repetitions would make the agent walk past every column's end.
-        const known = this.rows.get(entry);
-        // A table that grew needs more rounds: those ask for max_repetitions again.
-        let rep = known !== undefined ? Math.max(1, Math.min(maxRep, known + 1)) : maxRep;
-        const t = await readColumns(
-          entry,
-          cols,
-          v1
-            ? { request: () => Promise.resolve([]), walk: (oid) => limited(() => subtree(s, oid, maxRep)) }
-            : {
-                request: (oids) => {
-                  const r = rep;
-                  rep = maxRep;
-                  return limited(() => getBulk(s, oids, r));
-                },
-              },
-        );
-        this.rows.set(entry, t.size);
-        return t;
-      },
+      table: async (entry, cols): Promise<Table> => (await tables([[entry, cols]]))[0]!,
+      tables: <const G extends readonly (readonly [entry: string, columns: readonly number[]])[]>(
+        groups: G,
+      ) => tables(groups) as Promise<{ -readonly [K in keyof G]: Table }>,
     };
   }
 

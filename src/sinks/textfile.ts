@@ -21,9 +21,24 @@ function promLabels(labels: Labels): string {
  * atomically (a reader never sees half a file) and off the event loop, mode 0644 (node_exporter does not run as
  * root), and without timestamps: the textfile collector skips a whole file whose samples carry one.
  */
+interface Entry {
+  readonly key: string;
+  readonly name: string;
+  value: number;
+  at: number;
+  /** Dropped from the file (forgotten): a new sample of the series makes a new entry. */
+  gone: boolean;
+}
+
 export class MetricsTextfile {
   /** `name{labels}` → the latest value; the Prometheus name and label text are built once per series. */
-  private readonly last = new Map<string, { name: string; value: number; at: number }>();
+  private readonly last = new Map<string, Entry>();
+  /**
+   * Each label object's entries by metric: collectors reuse their label objects, so a sample finds its entry
+   * with two lookups of small keys, not by hashing a 100-character `name{labels}` string (1,000 SNMP agents:
+   * 44,000 series, 4,400 samples a second).
+   */
+  private readonly byLabels = new WeakMap<Labels, Map<string, Entry>>();
   /** The newest sample time seen: a series whose last sample is `forgetMs` older is dropped at the next write. */
   private latest = Number.NEGATIVE_INFINITY;
 
@@ -33,24 +48,35 @@ export class MetricsTextfile {
     private readonly forgetMs = DEFAULT_FORGET_MS,
   ) {}
 
-  /** Collectors reuse their label objects and metric names: format each once. */
-  private readonly labelText = new WeakMap<Labels, string>();
   private readonly names = new Map<string, string>();
 
   record(samples: readonly Sample[]): void {
     for (const s of samples) {
-      let name = this.names.get(s.metric);
-      if (name === undefined) this.names.set(s.metric, (name = promName(s.metric)));
-      let text = this.labelText.get(s.labels);
-      if (text === undefined) this.labelText.set(s.labels, (text = promLabels(s.labels)));
-      const key = `${name}${text}`;
-      const e = this.last.get(key);
-      if (e) {
-        e.value = s.value;
-        e.at = s.ts;
-      } else this.last.set(key, { name, value: s.value, at: s.ts });
+      let byMetric = this.byLabels.get(s.labels);
+      if (byMetric === undefined) this.byLabels.set(s.labels, (byMetric = new Map()));
+      let e = byMetric.get(s.metric);
+      if (e === undefined || e.gone) {
+        e = this.entry(s);
+        byMetric.set(s.metric, e);
+      }
+      e.value = s.value;
+      e.at = s.ts;
       if (s.ts > this.latest) this.latest = s.ts;
     }
+  }
+
+  /** The entry of a sample's series (one another label object of the same labels may have made already). */
+  private entry(s: Sample): Entry {
+    let name = this.names.get(s.metric);
+    if (name === undefined) this.names.set(s.metric, (name = promName(s.metric)));
+    // A flat string: a concatenation kept as a map key holds both halves (a "cons string") and costs more.
+    const key = flatten(`${name}${promLabels(s.labels)}`);
+    let e = this.last.get(key);
+    if (e === undefined) {
+      e = { key, name, value: s.value, at: s.ts, gone: false };
+      this.last.set(key, e);
+    }
+    return e;
   }
 
   /**
@@ -64,6 +90,7 @@ export class MetricsTextfile {
     for (const [key, e] of this.last) {
       if (e.at < horizon) {
         this.last.delete(key);
+        e.gone = true;
         continue;
       }
       let lines = byName.get(e.name);
@@ -104,4 +131,9 @@ export function decisionGauges(
     out.push(`standby_rule_firing${promLabels({ ...r.labels, rule: r.rule, state: r.state })} ${firing}`);
   }
   return out;
+}
+
+/** A string's own flat copy (V8 keeps a concatenation as a tree of its parts, which a map key then holds). */
+function flatten(s: string): string {
+  return Buffer.from(s, "utf8").toString("utf8");
 }

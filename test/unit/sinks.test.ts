@@ -88,6 +88,24 @@ describe("metrics.prom and label churn", () => {
       .filter((l) => l.startsWith("standby_"));
     expect(lines).toEqual(['standby_nic_link_up{dev="eth0"} 1']);
   });
+
+  it("a forgotten series that speaks again (the same label object) is back in the file", async () => {
+    const path = join(mkdtempSync(join(tmpdir(), "sb-prom-")), "metrics.prom");
+    const m = new MetricsTextfile(path, 60_000);
+    const veth = { dev: "veth0" };
+    const eth = { dev: "eth0" };
+    m.record([{ ts: 0, metric: "nic.link_up", labels: veth, value: 1 }]);
+    m.record([{ ts: 61_000, metric: "nic.link_up", labels: eth, value: 1 }]);
+    await m.write();
+    m.record([{ ts: 62_000, metric: "nic.link_up", labels: veth, value: 0 }]);
+    // Two label objects with the same labels are one series.
+    m.record([{ ts: 62_001, metric: "nic.link_up", labels: { dev: "eth0" }, value: 0 }]);
+    await m.write();
+    const lines = readFileSync(path, "utf8")
+      .split("\n")
+      .filter((l) => l.startsWith("standby_"));
+    expect(lines).toEqual(['standby_nic_link_up{dev="eth0"} 0', 'standby_nic_link_up{dev="veth0"} 0']);
+  });
 });
 
 describe("metrics.prom for node_exporter's textfile collector", () => {

@@ -24,10 +24,10 @@ export const ciscoEnvmonProfile: Profile = {
   name: "cisco-envmon",
   indexed: { "snmp.psu": "index", "snmp.fan": "index", "snmp.temperature": "index" },
   async poll(r: Reader, out: Out): Promise<void> {
-    const [psu, fan, temp] = await Promise.all([
-      r.table(SUPPLY_ENTRY, [2, 3]),
-      r.table(FAN_ENTRY, [2, 3]),
-      r.table(TEMP_ENTRY, [2, 3, 4, 6]),
+    const [psu, fan, temp] = await r.tables([
+      [SUPPLY_ENTRY, [2, 3]],
+      [FAN_ENTRY, [2, 3]],
+      [TEMP_ENTRY, [2, 3, 4, 6]],
     ]);
     for (const [metric, table, stateCol] of [
       ["snmp.psu", psu, 3],

@@ -62,9 +62,9 @@ export const entitySensorProfile: Profile = {
   name: "entity-sensor",
   indexed: { "snmp.sensor.status": "index" },
   async poll(r: Reader, out: Out): Promise<void> {
-    const [sensors, phys] = await Promise.all([
-      r.table(SENSOR_ENTRY, [1, 2, 3, 4, 5]),
-      r.table(PHYSICAL_ENTRY, [2, 7]),
+    const [sensors, phys] = await r.tables([
+      [SENSOR_ENTRY, [1, 2, 3, 4, 5]],
+      [PHYSICAL_ENTRY, [2, 7]],
     ]);
     for (const [index, row] of sensors) {
       const p = phys.get(index);

@@ -50,9 +50,9 @@ export const hostResourcesProfile: Profile = {
   name: "host-resources",
   indexed: { "snmp.device": "index" },
   async poll(r: Reader, out: Out): Promise<void> {
-    const [dev, sto] = await Promise.all([
-      r.table(DEVICE_ENTRY, [2, 3, 5]),
-      r.table(STORAGE_ENTRY, [3, 4, 5, 6]),
+    const [dev, sto] = await r.tables([
+      [DEVICE_ENTRY, [2, 3, 5]],
+      [STORAGE_ENTRY, [3, 4, 5, 6]],
     ]);
     for (const [index, row] of dev) {
       const status = num(row, 5);

@@ -16,6 +16,10 @@ export interface Reader {
   get(oids: readonly string[]): Promise<Varbind[]>;
   /** Every row of these columns of the table entry `entry`. */
   table(entry: string, columns: readonly number[]): Promise<Table>;
+  /** Several tables' columns read together, in the same GETBULKs (fewer requests than a `table` each). */
+  tables<const G extends readonly (readonly [entry: string, columns: readonly number[]])[]>(
+    groups: G,
+  ): Promise<{ -readonly [K in keyof G]: Table }>;
 }
 
 export interface Out {

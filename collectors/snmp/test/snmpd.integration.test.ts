@@ -184,6 +184,19 @@ describe.skipIf(missing !== undefined)("snmp collector against snmpd", () => {
     expect(agentsAt("127.0.0.1").some((a) => a.collector === "reg")).toBe(false);
   });
 
+  it("the if profile reads ifTable and ifXTable in one GETBULK a poll once it knows their size", async () => {
+    const { c } = collector(spec(agent.port, { profiles: ["if"] }));
+    try {
+      await poll(c);
+      const r0 = c.io.requests;
+      const s = await poll(c);
+      expect(s.filter((x) => x.metric === "snmp.if.oper_status")).toHaveLength(3);
+      expect(c.io.requests - r0).toBe(1);
+    } finally {
+      await c.close();
+    }
+  });
+
   it("a table that grew between polls is read whole (later rounds ask for max_repetitions again)", async () => {
     const { c } = collector(spec(agent.port, { profiles: ["if"] }));
     try {
