@@ -99,8 +99,25 @@ export class AgentIO {
     return this.readerOn(this.session);
   }
 
+  /**
+   * The repetitions asked of a table whose size is not known yet: `max_repetitions`, halved after each poll that
+   * got no answer in time (an agent too slow for big responses — a Python simulator, a busy switch CPU — must not
+   * be asked the same big request for ever), back to `max_repetitions` once a poll is answered.
+   */
+  private repCap: number | undefined;
+
+  /** A poll got no answer in time: ask smaller first requests next time. */
+  backoff(): void {
+    this.repCap = Math.max(1, Math.floor((this.repCap ?? this.spec.max_repetitions) / 2));
+  }
+
+  /** A poll was answered: the full `max_repetitions` again. */
+  answered(): void {
+    this.repCap = undefined;
+  }
+
   private readerOn(s: snmp.Session): Reader {
-    const maxRep = this.spec.max_repetitions;
+    const maxRep = this.repCap ?? this.spec.max_repetitions;
     const v1 = this.spec.target.version === "1";
     const limited = <T>(f: () => Promise<T>) =>
       this.limit.run(() => {

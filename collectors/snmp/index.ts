@@ -111,12 +111,18 @@ export class SnmpCollector implements PollCollector {
       });
       const r = await Promise.race([work, deadline]).catch((err: unknown) => ({
         failure: this.describe(err),
+        timedOut: (err as Error | undefined)?.name === "RequestTimedOutError",
       }));
       if (r === "deadline") {
         this.io.reset(); // ends the requests still outstanding
+        this.io.backoff();
         return this.down(`no complete answer within ${budget} ms`);
       }
-      if ("failure" in r) return this.down(r.failure);
+      if ("failure" in r) {
+        if (r.timedOut) this.io.backoff();
+        return this.down(r.failure);
+      }
+      this.io.answered();
       return this.answered(r.runs, r.failed, ts);
     } finally {
       clearTimeout(timer);

@@ -290,3 +290,40 @@ describe("host name lookups", () => {
     expect(peak).toBe(2);
   });
 });
+
+describe("repetitions after polls that got no answer", () => {
+  it("halve the first request's repetitions after each unanswered poll, back to max_repetitions once answered", async () => {
+    const asked: number[] = [];
+    const fake = {
+      getBulk(_oids: string[], _nr: number, rep: number, cb: (e: Error | null, v: Varbind[][]) => void) {
+        asked.push(rep);
+        cb(
+          null,
+          _oids.map(() => []),
+        ); // every column ends at once
+      },
+    } as unknown as snmp.Session;
+    const spec = schema.parse({
+      name: "r",
+      type: "snmp",
+      target: { host: "192.0.2.1", community: "c" },
+      profiles: ["if"],
+      max_repetitions: 24,
+    });
+    const io = new AgentIO(spec);
+    // A table of unknown size each time (a known one is asked for its rows + 1).
+    let n = 0;
+    const read = () =>
+      (io as unknown as { readerOn(s: snmp.Session): { table(e: string, c: number[]): Promise<unknown> } })
+        .readerOn(fake)
+        .table(`1.3.6.1.9.9.${++n}`, [1, 2]);
+    await read();
+    io.backoff();
+    await read();
+    io.backoff();
+    await read();
+    io.answered();
+    await read();
+    expect(asked).toEqual([24, 12, 6, 24]);
+  });
+});
