@@ -10,9 +10,12 @@ scripts/test-deps.sh
 npm run --silent lint
 
 report=$(mktemp)
-trap 'rm -f "$report"' EXIT
+# Every temporary file and directory of the run (state dirs, sockets, simulated agents' files) in one directory,
+# removed at the end: a test run leaves nothing behind in /tmp, even when a test fails before its own cleanup.
+run_tmp=$(mktemp -d /tmp/standby-test.XXXXXX)
+trap 'rm -f "$report"; rm -rf "$run_tmp"' EXIT
 status=0
-npx vitest run --reporter=default --reporter=json --outputFile="$report" || status=$?
+TMPDIR="$run_tmp" npx vitest run --reporter=default --reporter=json --outputFile="$report" || status=$?
 node -e '
   const r = JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8"));
   const skipped = r.numPendingTests + r.numTodoTests;
