@@ -11,8 +11,10 @@ export interface CollectorStats {
   lastError?: string;
 }
 
-/** The window over which the first runs of the collectors are spread (each at a random offset in it). */
+/** The most the first runs of the collectors are spread over (each at a random offset in it). */
 export const FIRST_RUN_SPREAD_MS = 10_000;
+/** The spread per collector: 100 collectors are spread over 10 s, 2 over 200 ms. */
+export const FIRST_RUN_SPACING_MS = 100;
 
 /**
  * Runs polling collectors, each on its own loop: every `interval` with jitter (±10 %, at most 1 s), each run
@@ -70,9 +72,13 @@ export class Scheduler {
   }
 
   private async loop(c: PollCollector, stats: CollectorStats): Promise<void> {
-    // Spread the first runs over the interval (at most FIRST_RUN_SPREAD_MS) so that collectors started together —
-    // 1,000 SNMP agents, 100 BMCs — do not poll in one burst at start and then in lockstep every interval.
-    let next = this.now() + this.random() * Math.min(c.interval, FIRST_RUN_SPREAD_MS);
+    // The collectors of a start are added in one go: count them all before spreading.
+    await Promise.resolve();
+    // Spread the first runs so that collectors started together — 1,000 SNMP agents, 100 BMCs — do not poll in one
+    // burst at start and then in lockstep every interval: over FIRST_RUN_SPACING_MS per collector, within the
+    // interval and FIRST_RUN_SPREAD_MS. A host with two collectors has its first data at once, a fleet within 10 s.
+    const spread = Math.min(c.interval, FIRST_RUN_SPREAD_MS, this.stats.size * FIRST_RUN_SPACING_MS);
+    let next = this.now() + this.random() * spread;
     while (!this.stop.signal.aborted) {
       await this.sleep(Math.max(0, next - this.now()));
       if (this.stop.signal.aborted) break;

@@ -21,7 +21,7 @@ const sample = (name: string): Sample => ({
 });
 
 describe("Scheduler", () => {
-  it("spreads first runs over the interval (at most 10 s), not over the first second", async () => {
+  it("spreads the first runs of many collectors (100 ms each, at most 10 s), a few get their first run at once", async () => {
     const started: Record<string, number> = {};
     const t0 = Date.now();
     const s = new Scheduler(
@@ -36,14 +36,39 @@ describe("Scheduler", () => {
         return [];
       });
     try {
-      s.add(c("a", 2000));
+      // 20 collectors: spread over 20 × 100 ms = 2 s, within their 3 s interval.
+      for (let i = 0; i < 20; i++) s.add(c(`c${i}`, 3000));
       await new Promise((r) => setTimeout(r, 1900));
     } finally {
       await s.close();
     }
-    // random 0.8 of a 2 s interval: the first run at 1.6 s (it was at most 1 s before).
-    expect(started.a).toBeGreaterThanOrEqual(1500);
-    expect(started.a).toBeLessThan(1900);
+    // random 0.8 of the 2 s spread: the first runs at 1.6 s (they were within 1 s before).
+    expect(started.c0).toBeGreaterThanOrEqual(1500);
+    expect(started.c0).toBeLessThan(1900);
+    expect(Object.keys(started)).toHaveLength(20);
+    // Two collectors: within 200 ms.
+    const t1 = Date.now();
+    const few = new Scheduler(
+      () => {},
+      quietLog,
+      Date.now,
+      () => 0.8,
+    );
+    let first: number | undefined;
+    try {
+      few.add(
+        collector("x", 3000, 1000, async () => {
+          first ??= Date.now() - t1;
+          return [];
+        }),
+      );
+      few.add(collector("y", 3000, 1000, async () => []));
+      await new Promise((r) => setTimeout(r, 400));
+    } finally {
+      await few.close();
+    }
+    expect(first).toBeGreaterThanOrEqual(100);
+    expect(first).toBeLessThan(400);
   });
 
   it("runs 100 collectors without a MaxListenersExceededWarning (one stop listener each is no leak)", async () => {
