@@ -7,7 +7,6 @@
  * Recipe: shared/recipes/snmpd.md. Needs `snmpd` and `snmp` (snmpget, snmptrap): scripts/test-deps.sh.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { createSocket } from "node:dgram";
 import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -109,17 +108,9 @@ export function snmpdMissing(): string | undefined {
   return undefined;
 }
 
-/** A free UDP port on 127.0.0.1 (bound, then released). */
-export async function freeUdpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createSocket("udp4");
-    s.once("error", reject);
-    s.bind(0, "127.0.0.1", () => {
-      const p = s.address().port;
-      s.close(() => resolve(p));
-    });
-  });
-}
+export { freeUdpPort } from "./common.js";
+
+import { freeUdpPort } from "./common.js";
 
 export class Snmpd {
   readonly dir = mkdtempSync(join(tmpdir(), "sb-snmpd-"));

@@ -4,13 +4,14 @@
  * `ipmitool`. Its console changes sensors at runtime (`fail PSU 2`); `stop`/`start` take the BMC away and back.
  */
 import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
-import { createSocket } from "node:dgram";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createConnection, createServer } from "node:net";
+import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 // The compiled harness (dist/collectors/..., which the benchmark imports) reads the same source files.
+import { freeTcpPort, freeUdpPort } from "../../../test/peers/common.js";
+
 const FILES = join(import.meta.dirname, "../testcases/sim").replace(/\/dist\/collectors\//, "/collectors/");
 export const USER = "admin";
 export const PASSWORD = "secret";
@@ -25,28 +26,6 @@ export function simMissing(): string | undefined {
     if (r.status !== 0) return `${tool} is not installed (apt-get install ${pkg}; scripts/test-deps.sh)`;
   }
   return undefined;
-}
-
-async function freeTcpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === "object" && a ? a.port : 0));
-    });
-  });
-}
-
-async function freeUdpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createSocket("udp4");
-    s.once("error", reject);
-    s.bind(0, "127.0.0.1", () => {
-      const p = s.address().port;
-      s.close(() => resolve(p));
-    });
-  });
 }
 
 export class IpmiSim {

@@ -1,0 +1,51 @@
+/** What the tests with real peers (snmpd, ipmi_sim, daemons) share: free ports, waiting, the CI=true rule. */
+import { createSocket } from "node:dgram";
+import { createServer } from "node:net";
+import { describe, it } from "vitest";
+
+/** A free UDP port on 127.0.0.1 (bound, then released). */
+export async function freeUdpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createSocket("udp4");
+    s.once("error", reject);
+    s.bind(0, "127.0.0.1", () => {
+      const p = s.address().port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+/** A free TCP port on 127.0.0.1 (bound, then released). */
+export async function freeTcpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === "object" && a ? a.port : 0));
+    });
+  });
+}
+
+/** Waits until `pred` holds (polling every 5 ms); returns how long it took, or throws naming `what`. */
+export async function until(pred: () => boolean, ms: number, what: string): Promise<number> {
+  const t0 = performance.now();
+  while (!pred()) {
+    if (performance.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return performance.now() - t0;
+}
+
+/**
+ * A suite that needs a peer (`missing` says why it cannot run, or is undefined): skipped without it, except under
+ * CI=true, where a missing peer is a failed test — never a silent skip.
+ */
+export function failInCiWhenMissing(suite: string, missing: string | undefined): void {
+  if (missing === undefined || process.env.CI !== "true") return;
+  describe(suite, () => {
+    it("has what it needs", () => {
+      throw new Error(`${missing}; under CI=true this test fails rather than skips`);
+    });
+  });
+}
