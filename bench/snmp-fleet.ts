@@ -11,9 +11,9 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freeTcpPort } from "../test/peers/common.js";
 import { cpuNs, type IdleResult, measureIdle, rssMb, startFloor } from "./idle.js";
 import { SIM_COMMUNITY, SnmpSim } from "./snmp-sim.js";
 import { BenchDaemon, type DaemonLogSummary, type Dist, dist, r3, summarizeLog } from "./util.js";
@@ -69,17 +69,6 @@ const BENCH_RULES = `rules:
   - {name: if-down, metric: snmp.if.oper_status, problem: "in [failed, absent]", severity: warning}
   - {name: agent-down, metric: snmp.up, problem: "max over 3 samples == 0", severity: warning}
 `;
-
-function freeTcpPort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once("error", rej);
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      s.close(() => res(typeof a === "object" && a ? a.port : 0));
-    });
-  });
-}
 
 function config(dir: string, ports: readonly number[], o: SnmpFleetOptions, api: number): string {
   let rules = o.rules;

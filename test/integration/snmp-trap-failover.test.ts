@@ -13,7 +13,8 @@ import { loadConfigText } from "../../src/config/load.js";
 import { Daemon } from "../../src/daemon/daemon.js";
 import type { EventOf, StandbyEvent } from "../../src/groups/events.js";
 import { quietLog } from "../helpers.js";
-import { failInCiWhenMissing, until } from "../peers/common.js";
+import { failInCiWhenMissing } from "../peers/ci.js";
+import { until } from "../peers/common.js";
 import { COMMUNITY, freeUdpPort, Snmpd, sendTrapV2c, snmpdMissing } from "../peers/snmpd.js";
 
 const missing = snmpdMissing();

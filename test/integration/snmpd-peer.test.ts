@@ -5,7 +5,7 @@
  */
 import snmp from "net-snmp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { failInCiWhenMissing } from "../peers/common.js";
+import { failInCiWhenMissing } from "../peers/ci.js";
 import { COMMUNITY, RW_COMMUNITY, Snmpd, snmpdMissing, V3, V3_SHA256 } from "../peers/snmpd.js";
 
 const missing = snmpdMissing();

@@ -1,7 +1,9 @@
-/** What the tests with real peers (snmpd, ipmi_sim, daemons) share: free ports, waiting, the CI=true rule. */
+/**
+ * What the tests with real peers (snmpd, ipmi_sim, daemons) and the benchmarks share: free ports, waiting. No
+ * vitest here: the benchmarks import it (test/peers/snmpd.ts) outside the test runner.
+ */
 import { createSocket } from "node:dgram";
 import { createServer } from "node:net";
-import { describe, it } from "vitest";
 
 /** A free UDP port on 127.0.0.1 (bound, then released). */
 export async function freeUdpPort(): Promise<number> {
@@ -35,17 +37,4 @@ export async function until(pred: () => boolean, ms: number, what: string): Prom
     await new Promise((r) => setTimeout(r, 5));
   }
   return performance.now() - t0;
-}
-
-/**
- * A suite that needs a peer (`missing` says why it cannot run, or is undefined): skipped without it, except under
- * CI=true, where a missing peer is a failed test — never a silent skip.
- */
-export function failInCiWhenMissing(suite: string, missing: string | undefined): void {
-  if (missing === undefined || process.env.CI !== "true") return;
-  describe(suite, () => {
-    it("has what it needs", () => {
-      throw new Error(`${missing}; under CI=true this test fails rather than skips`);
-    });
-  });
 }

@@ -11,7 +11,8 @@ import { loadConfigText } from "../../../src/config/load.js";
 import { Daemon } from "../../../src/daemon/daemon.js";
 import type { EventOf, StandbyEvent } from "../../../src/groups/events.js";
 import { quietLog } from "../../../test/helpers.js";
-import { failInCiWhenMissing, until } from "../../../test/peers/common.js";
+import { failInCiWhenMissing } from "../../../test/peers/ci.js";
+import { until } from "../../../test/peers/common.js";
 import { IpmiSim, PASSWORD, simMissing, USER } from "./sim.js";
 
 const missing = simMissing();

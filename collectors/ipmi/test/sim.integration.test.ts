@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Scheduler } from "../../../src/daemon/scheduler.js";
 import type { Sample } from "../../../src/engine/types.js";
 import { quietLog } from "../../../test/helpers.js";
-import { failInCiWhenMissing } from "../../../test/peers/common.js";
+import { failInCiWhenMissing } from "../../../test/peers/ci.js";
 import { type IpmiCollectorSpec, schema } from "../config.js";
 import { IpmiCollector } from "../index.js";
 import { IpmiSim, PASSWORD, simMissing, USER } from "./sim.js";

@@ -12,7 +12,8 @@ import { loadConfigText } from "../../../src/config/load.js";
 import { Daemon } from "../../../src/daemon/daemon.js";
 import type { EventOf, StandbyEvent } from "../../../src/groups/events.js";
 import { field, quietLog } from "../../../test/helpers.js";
-import { failInCiWhenMissing, until } from "../../../test/peers/common.js";
+import { failInCiWhenMissing } from "../../../test/peers/ci.js";
+import { until } from "../../../test/peers/common.js";
 import { COMMUNITY, Snmpd, snmpdMissing } from "../../../test/peers/snmpd.js";
 
 const missing = snmpdMissing();
