@@ -2,6 +2,7 @@
  * What the tests with real peers (snmpd, ipmi_sim, daemons) and the benchmarks share: free ports, waiting. No
  * vitest here: the benchmarks import it (test/peers/snmpd.ts) outside the test runner.
  */
+import type { ChildProcess } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { createServer } from "node:net";
 
@@ -37,4 +38,14 @@ export async function until(pred: () => boolean, ms: number, what: string): Prom
     await new Promise((r) => setTimeout(r, 5));
   }
   return performance.now() - t0;
+}
+
+/** Stops a peer process (SIGTERM, SIGKILL 5 s later) and waits until it has exited, so its port is free again. */
+export async function stopProcess(c: ChildProcess | undefined): Promise<void> {
+  if (!c || c.exitCode !== null || c.signalCode !== null) return;
+  const exited = new Promise((r) => c.once("exit", r));
+  c.kill("SIGTERM");
+  const t = setTimeout(() => c.kill("SIGKILL"), 5000);
+  await exited;
+  clearTimeout(t);
 }

@@ -110,7 +110,7 @@ export function snmpdMissing(): string | undefined {
 
 export { freeUdpPort } from "./common.js";
 
-import { freeUdpPort } from "./common.js";
+import { freeUdpPort, stopProcess } from "./common.js";
 
 export class Snmpd {
   readonly dir = mkdtempSync(join(tmpdir(), "sb-snmpd-"));
@@ -203,13 +203,7 @@ export class Snmpd {
 
   /** Stops snmpd and waits until it has exited (its port is free again). */
   async stop(): Promise<void> {
-    const c = this.child;
-    if (!c || c.exitCode !== null || c.signalCode !== null) return;
-    const exited = new Promise((r) => c.once("exit", r));
-    c.kill("SIGTERM");
-    const t = setTimeout(() => c.kill("SIGKILL"), 5000);
-    await exited;
-    clearTimeout(t);
+    await stopProcess(this.child);
   }
 
   async close(): Promise<void> {

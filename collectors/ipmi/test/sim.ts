@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 // The compiled harness (dist/collectors/..., which the benchmark imports) reads the same source files.
-import { freeTcpPort, freeUdpPort } from "../../../test/peers/common.js";
+import { freeTcpPort, freeUdpPort, stopProcess } from "../../../test/peers/common.js";
 
 const FILES = join(import.meta.dirname, "../testcases/sim").replace(/\/dist\/collectors\//, "/collectors/");
 export const USER = "admin";
@@ -104,13 +104,7 @@ export class IpmiSim {
 
   /** Stops the BMC and waits until it has exited (its port is free again). */
   async stop(): Promise<void> {
-    const c = this.child;
-    if (!c || c.exitCode !== null || c.signalCode !== null) return;
-    const exited = new Promise((r) => c.once("exit", r));
-    c.kill("SIGTERM");
-    const t = setTimeout(() => c.kill("SIGKILL"), 5000);
-    await exited;
-    clearTimeout(t);
+    await stopProcess(this.child);
   }
 
   async close(): Promise<void> {
