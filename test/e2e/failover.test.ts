@@ -142,7 +142,10 @@ describeWithTestbed("failover and failback in a dual-uplink testbed", { tag: "e1
     try {
       await bed.setDefaultRoute("r2"); // an operator or another tool moves the route behind standby's back
       await routeIs(bed, "r1", 20_000); // checked every 10 s
-      const a = d.events().find((e) => e.kind === "action" && e.phase === "reassert");
+      // The route is back the moment `ip` ran; its action event reaches events.jsonl a little later.
+      const reasserted = () => d.events().find((e) => e.kind === "action" && e.phase === "reassert");
+      await waitFor(() => reasserted() !== undefined, { timeout: 5000, interval: 50 });
+      const a = reasserted();
       expect(a).toMatchObject({ member: "isp-a", action: "route", ok: true });
       expect(a?.reason).toBe("reassert isp-a: route ok");
       expect(d.switches()).toEqual([]);
