@@ -43,6 +43,8 @@ export interface SnmpFleetResult extends SnmpFleetOptions {
     aboveFloorPercent: number;
     rssMb: number;
     peakRssMb: number;
+    /** process.memoryUsage() of the daemon at the end, MB. */
+    heap?: { usedMb: number; totalMb: number; externalMb: number };
     /** the daemon's CPU above the floor per poll of one target, ms */
     msPerPoll: number;
   };
@@ -93,11 +95,19 @@ ${blocks.join("\n")}
 
 type Stats = { runs: number; failures: number; timeouts: number; lastDurationMs?: number };
 
-async function collectorStats(api: number): Promise<Map<string, Stats>> {
+type Mem = { rss_bytes: number; heap_used_bytes: number; heap_total_bytes: number; external_bytes: number };
+
+async function collectorStats(api: number): Promise<Map<string, Stats> & { mem?: Mem }> {
   const r = await fetch(`http://127.0.0.1:${api}/v1/status`);
-  const s = (await r.json()) as { collectors: { name: string; stats?: Stats }[] };
-  return new Map(s.collectors.map((c) => [c.name, c.stats ?? { runs: 0, failures: 0, timeouts: 0 }]));
+  const s = (await r.json()) as { collectors: { name: string; stats?: Stats }[]; process?: Mem };
+  const m: Map<string, Stats> & { mem?: Mem } = new Map(
+    s.collectors.map((c) => [c.name, c.stats ?? { runs: 0, failures: 0, timeouts: 0 }]),
+  );
+  if (s.process) m.mem = s.process;
+  return m;
 }
+
+const mb = (b: number) => Math.round(b / 104857.6) / 10;
 
 function peakRssMb(pid: number): number {
   try {
@@ -212,6 +222,15 @@ export async function benchSnmpFleet(
         aboveFloorPercent: r3(fig.aboveFloorPercent),
         rssMb: Math.round(fig.rssMb * 10) / 10,
         peakRssMb: peak,
+        ...(after.mem
+          ? {
+              heap: {
+                usedMb: mb(after.mem.heap_used_bytes),
+                totalMb: mb(after.mem.heap_total_bytes),
+                externalMb: mb(after.mem.external_bytes),
+              },
+            }
+          : {}),
         msPerPoll: r3((fig.aboveFloorPercent * 10) / (total / spanS)),
       },
       polls: {
@@ -250,7 +269,7 @@ function report(r: SnmpFleetResult, log: (l: string) => void): void {
     `snmp fleet: ${r.targets} agents every ${r.intervalMs / 1000} s (profile if, rules: ${r.rules}), ${r.windows} windows of ${r.windowMs / 1000} s after ${r.warmupMs / 1000} s; floor (idle node) ${f(i.floorPercent)} % of a core, RSS ${i.floorRssMb.toFixed(1)} MB`,
   );
   log(
-    `snmp fleet daemon: ${f(d.cpuPercent)} % of a core, above the floor ${f(d.aboveFloorPercent)} % (windows ${fig.windowsAboveFloor.map(f).join(" ")}; ticks ${f(fig.ticksPercent)} %), RSS ${d.rssMb} MB (peak ${d.peakRssMb} MB); ${d.msPerPoll} ms CPU per poll — targets ≤ 5 % and ≤ 120 MB`,
+    `snmp fleet daemon: ${f(d.cpuPercent)} % of a core, above the floor ${f(d.aboveFloorPercent)} % (windows ${fig.windowsAboveFloor.map(f).join(" ")}; ticks ${f(fig.ticksPercent)} %), RSS ${d.rssMb} MB (peak ${d.peakRssMb} MB${d.heap ? `; JS heap ${d.heap.usedMb} MB used of ${d.heap.totalMb}, external ${d.heap.externalMb}` : ""}); ${d.msPerPoll} ms CPU per poll — targets ≤ 5 % and ≤ 120 MB`,
   );
   log(
     `snmp fleet polls: ${p.total} in ${p.spanS} s (${p.perSecond}/s); per target ${p.perTarget.min}–${p.perTarget.max} (p50 ${p.perTarget.p50}, expected ${p.expectedPerTarget}), ${p.targetsNotPolled} never polled; failures ${p.failures}, timeouts ${p.timeouts}; last poll duration ${p.lastDurationMs.p50} ms p50, ${p.lastDurationMs.p95} p95, ${p.lastDurationMs.max} max`,

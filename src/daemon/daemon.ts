@@ -5,7 +5,7 @@ import { runAction } from "../actions/run.js";
 import type { Log } from "../collector.js";
 import type { Config } from "../config/schema.js";
 import { withDefaultStaleness } from "../config/staleness.js";
-import type { Sample } from "../engine/types.js";
+import type { Labels, Sample } from "../engine/types.js";
 import { type Command, type GroupState, initialState } from "../groups/controller.js";
 import type { StandbyEvent } from "../groups/events.js";
 import { type Output, Pipeline } from "../pipeline.js";
@@ -371,8 +371,18 @@ export class Daemon {
     if (this.metricsInFlight) return this.metricsInFlight;
     const p = (async () => {
       try {
-        const st = this.status();
-        await this.metrics.write(decisionGauges(st.groups, st.rules));
+        // The gauges are made from the pipeline as the file is written, not from a whole status (every rule
+        // instance's reason, every collector's stats and the last events, built only to be thrown away).
+        const p = this.pipeline;
+        const groups = this.config.groups.map((g) => {
+          const s = p.groupState(g.name)!;
+          return {
+            name: g.name,
+            active: s.active,
+            members: g.members.map((m) => ({ name: m.name, health: s.health[m.name]?.health ?? "unknown" })),
+          };
+        });
+        await this.metrics.write(decisionGauges(groups, ruleGauges(p)));
       } catch (err) {
         this.log.warn({ err: (err as Error).message }, "cannot write metrics.prom");
       } finally {
@@ -382,4 +392,8 @@ export class Daemon {
     this.metricsInFlight = p;
     return p;
   }
+}
+
+function* ruleGauges(p: Pipeline): Generator<{ rule: string; labels: Labels; state: string }> {
+  for (const i of p.engine.allInstances()) yield { rule: i.rule.name, labels: i.labels, state: i.state };
 }

@@ -46,6 +46,33 @@ export interface DaemonStatus {
   }[];
   collectors: { name: string; kind: string; stats?: CollectorStats }[];
   events: StandbyEvent[];
+  /** The daemon process itself (bytes; CPU in ms since start). */
+  process: ProcessStatus;
+}
+
+export interface ProcessStatus {
+  pid: number;
+  rss_bytes: number;
+  heap_used_bytes: number;
+  heap_total_bytes: number;
+  /** C++ objects bound to JS (sockets, buffers). */
+  external_bytes: number;
+  cpu_user_ms: number;
+  cpu_system_ms: number;
+}
+
+export function processStatus(): ProcessStatus {
+  const m = process.memoryUsage();
+  const c = process.cpuUsage();
+  return {
+    pid: process.pid,
+    rss_bytes: m.rss,
+    heap_used_bytes: m.heapUsed,
+    heap_total_bytes: m.heapTotal,
+    external_bytes: m.external,
+    cpu_user_ms: Math.round(c.user / 1000),
+    cpu_system_ms: Math.round(c.system / 1000),
+  };
 }
 
 /** What the status is built from. */
@@ -130,5 +157,6 @@ export function buildStatus(src: StatusSource): DaemonStatus {
       };
     }),
     events: src.events,
+    process: processStatus(),
   };
 }

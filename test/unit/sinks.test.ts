@@ -46,6 +46,26 @@ describe("metrics.prom", () => {
     ]);
     expect(promName("md.array.degraded")).toBe("standby_md_array_degraded");
   });
+
+  it("one line per series whatever label objects its samples carry; metrics of one label set kept apart", async () => {
+    const path = join(mkdtempSync(join(tmpdir(), "sb-prom-")), "metrics.prom");
+    const m = new MetricsTextfile(path, 1000);
+    m.record([
+      { ts: 1, metric: "snmp.if.in_octets", labels: { target: "r1", ifIndex: "1" }, value: 5 },
+      { ts: 1, metric: "snmp.if.out_octets", labels: { target: "r1", ifIndex: "1" }, value: 6 },
+    ]);
+    // A fresh label object with the same labels (a collector rebuilt after a reload): the same series.
+    const again = { target: "r1", ifIndex: "1" };
+    m.record([{ ts: 900, metric: "snmp.if.in_octets", labels: again, value: 7 }]);
+    expect(m.size).toBe(2);
+    // out_octets silent past forget_after: dropped, in_octets of the same labels stays.
+    m.record([{ ts: 1500, metric: "snmp.if.in_octets", labels: again, value: 8 }]);
+    await m.write();
+    expect(readFileSync(path, "utf8")).toBe(
+      '# TYPE standby_snmp_if_in_octets gauge\nstandby_snmp_if_in_octets{target="r1",ifIndex="1"} 8\n',
+    );
+    expect(m.size).toBe(1);
+  });
 });
 
 /**

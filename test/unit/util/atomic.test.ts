@@ -26,6 +26,26 @@ describe("writeFileAtomic", () => {
     expect(await readdir(join(dir, "sub"))).toEqual(["metrics.prom"]);
   });
 
+  it("writes lines made lazily, in chunks, each followed by a newline (a file larger than one chunk)", async () => {
+    const path = join(dir, "big");
+    let made = 0;
+    function* lines() {
+      for (let i = 0; i < 20_000; i++) {
+        made++;
+        yield `line_${i} ${"x".repeat(i % 17)}`;
+      }
+    }
+    await writeFileAtomic(path, lines(), 0o644);
+    const text = await readFile(path, "utf8");
+    expect(made).toBe(20_000);
+    expect(text.length).toBeGreaterThan(3 * 64 * 1024);
+    const got = text.split("\n");
+    expect(got.pop()).toBe("");
+    expect(got).toEqual([...Array(20_000).keys()].map((i) => `line_${i} ${"x".repeat(i % 17)}`));
+    await writeFileAtomic(path, [], 0o644);
+    expect(await readFile(path, "utf8")).toBe("");
+  });
+
   it("rejects when the directory cannot be made, and the old file stays", async () => {
     const path = join(dir, "f");
     await writeFileAtomic(path, "old");
