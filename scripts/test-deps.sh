@@ -2,12 +2,14 @@
 # Installs the Debian packages the tests use (as root): network namespaces and routes (iproute2), probes
 # (iputils-ping, fping), address announcements (arping), fault injection (nftables), HTTP checks (curl), a BMC
 # (openipmi's ipmi_sim, read by ipmitool), smartctl (smartmontools: its --scan and exit-status behaviour), an SNMP
-# agent (snmpd, whose simulated tables are a python3 pass_persist program; snmp's snmpget/snmptrap) and snmpsim
-# (many simulated agents for the SNMP benchmark).
+# agent (snmpd, whose simulated tables are a python3 pass_persist program; snmp's snmpget/snmptrap), snmpsim
+# (many simulated agents for the SNMP benchmark) and InfluxDB 1.x (influxdb's influxd, for the influx sink and the
+# Grafana dashboards' queries; influxdb-client's `influx` shell, to look at what a test wrote).
 # Idempotent and quick when everything is there already.
 set -euo pipefail
 
-PACKAGES=(iproute2 iputils-ping fping arping nftables procps curl openipmi ipmitool smartmontools snmpd snmp snmpsim python3)
+PACKAGES=(iproute2 iputils-ping fping arping nftables procps curl openipmi ipmitool smartmontools snmpd snmp snmpsim python3
+  influxdb influxdb-client)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -24,10 +26,16 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# The tests run private snmpd instances on free loopback ports; a system snmpd that this script just installed
-# (Debian starts it on install) is not what the user asked for: stop and disable it again.
+# The tests run private snmpd and influxd instances on free loopback ports; a system service that this script
+# just installed (Debian starts snmpd, and influxdb on every address at port 8086, on install) is not what the
+# user asked for: stop and disable it again. (Where policy-rc.d forbids starting services, none was started.)
 for p in "${missing[@]}"; do
-  if [ "$p" = snmpd ] && command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
-    systemctl disable --now snmpd >/dev/null 2>&1 || true
+  case "$p" in
+    snmpd) unit=snmpd ;;
+    influxdb) unit=influxdb ;;
+    *) continue ;;
+  esac
+  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    systemctl disable --now "$unit" >/dev/null 2>&1 || true
   fi
 done
