@@ -42,6 +42,11 @@ function subject<K extends EventKind>(e: EventOf<K>): string {
   return (SUBJECT[e.kind] as (e: EventOf<K>) => string)(e);
 }
 
+/** What an event is about, after its kind: `failover uplink: isp-a → isp-b` (an annotation's title). */
+export function eventTitle(e: StandbyEvent): string {
+  return `${e.kind} ${subject(e)}`;
+}
+
 /** One event as a human reads it: time, kind, what it is about, why. */
 export function formatEvent(e: StandbyEvent, t0: number): string {
   return `${formatOffset(e.ts, t0).padStart(10)}  ${e.kind.padEnd(19)} ${subject(e)}  — ${e.reason}`;

@@ -18,6 +18,7 @@ import type { ActionSpec } from "../actions/types.js";
 import { DEFAULT_FLAP } from "../engine/engine.js";
 import type { RuleSpec } from "../engine/types.js";
 import type { GroupSpec, HealthRef, MemberSpec } from "../groups/types.js";
+import { influxSinkSchema } from "../sinks/influx/config.js";
 import { formatDuration } from "../util/duration.js";
 import {
   condition,
@@ -280,20 +281,10 @@ export const notifySchema = z.union(
   },
 );
 
-/** No sink is in this build yet (InfluxDB arrives with its issue): any key is "not available". */
+/** The sinks of this build: `influx` (metrics.prom and the event log are always written). */
 const sinksSchema = z
-  .record(z.string(), z.unknown())
-  .superRefine((sinks, ctx) => {
-    for (const k of Object.keys(sinks)) {
-      ctx.addIssue({
-        code: "custom",
-        path: [k],
-        message: `sink "${k}" is not available in this build (none is yet)`,
-      });
-    }
-  })
-  .transform((): Record<string, never> => ({}))
-  .meta({ description: "Sinks; none is available in this build yet" });
+  .strictObject({ influx: influxSinkSchema.optional() })
+  .meta({ description: "Where samples, decisions and events go besides metrics.prom and the event log" });
 
 const apiSchema = z.strictObject({
   listen: listenAddr.default("127.0.0.1:9477"),

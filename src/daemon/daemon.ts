@@ -5,11 +5,10 @@ import { runAction } from "../actions/run.js";
 import type { Log } from "../collector.js";
 import type { Config } from "../config/schema.js";
 import { withDefaultStaleness } from "../config/staleness.js";
-import type { Labels, Sample } from "../engine/types.js";
+import type { Sample } from "../engine/types.js";
 import { type Command, type GroupState, initialState } from "../groups/controller.js";
 import type { StandbyEvent } from "../groups/events.js";
 import { type Output, Pipeline } from "../pipeline.js";
-import { decisionGauges, MetricsTextfile } from "../sinks/textfile.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { type Clock, systemClock, toWall } from "../util/clock.js";
 import { CollectorRuntime } from "./collectors.js";
@@ -17,6 +16,7 @@ import type { CommandResult, DaemonOptions } from "./options.js";
 import { missingInterfaces } from "./preflight.js";
 import { EventRecorder } from "./recorder.js";
 import { ReloadQueue, type ReloadSource } from "./reload.js";
+import { Sinks } from "./sinks.js";
 import { loadSaved } from "./startup.js";
 import { fromDurable, toDurable } from "./state.js";
 import { StateWriter } from "./statewriter.js";
@@ -49,12 +49,11 @@ export class Daemon {
   private readonly state: StateWriter;
   private readonly switcher: Switcher;
   private readonly collectors: CollectorRuntime;
-  private metrics!: MetricsTextfile;
   private metricsTimer: NodeJS.Timeout | undefined;
-  private metricsInFlight: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private reassertTimer: NodeJS.Timeout | undefined;
   private readonly reloads: ReloadQueue;
+  private readonly sinks: Sinks;
   /** Monotonic ms. */
   readonly startedAt: number;
   /** Wall ms (the live view's time origin). */
@@ -75,7 +74,10 @@ export class Daemon {
       logger: this.log,
       dryRun: this.dryRun,
       appendEvents: opts.appendEvents,
-      onEvent: opts.onEvent,
+      onEvent: (e) => {
+        this.sinks.event(e);
+        opts.onEvent?.(e);
+      },
       hooks: () => this.config.notify,
       wallOf: (t) => this.wallOf(t),
     });
@@ -112,6 +114,14 @@ export class Daemon {
       wallNow: () => this.clock.wall(),
       onOutcome: opts.onReload,
     });
+    this.sinks = new Sinks({
+      log: this.log,
+      dryRun: this.dryRun,
+      wallNow: () => this.clock.wall(),
+      config: () => this.config,
+      pipeline: () => this.pipeline,
+      switching: (g) => this.switcher.switching(g),
+    });
     this.collectors = new CollectorRuntime({
       log: this.log,
       now: () => this.now(),
@@ -147,7 +157,7 @@ export class Daemon {
 
   async start(): Promise<void> {
     this.events.open(this.config.state_dir);
-    this.metrics = new MetricsTextfile(join(this.config.state_dir, "metrics.prom"));
+    await this.sinks.apply(this.config);
     this.warnings = await missingInterfaces(this.config);
     for (const w of this.warnings) this.log.warn({ warning: w }, w);
     const saved = await loadSaved(this.config.state_dir, {
@@ -192,7 +202,7 @@ export class Daemon {
     this.reschedule();
     const metricsEvery = this.opts.metricsEvery ?? 10_000;
     if (metricsEvery > 0) {
-      this.metricsTimer = setInterval(() => void this.writeMetrics(), metricsEvery);
+      this.metricsTimer = setInterval(() => this.sinks.tick(), metricsEvery);
       this.metricsTimer.unref();
     }
     const every = this.opts.reassertEvery ?? 10_000;
@@ -226,8 +236,8 @@ export class Daemon {
     await this.collectors.stop();
     await this.switcher.drain();
     await this.state.save();
-    await this.writeMetrics();
     await this.state.drain();
+    await this.sinks.close();
     await this.events.close();
     this.log.info({}, "standby stopped");
   }
@@ -255,7 +265,7 @@ export class Daemon {
 
   /** Feeds samples (the collectors' emit); their `ts` is monotonic. */
   ingest(samples: readonly Sample[]): void {
-    this.metrics.record(samples);
+    this.sinks.samples(samples, this.wallClock.wall());
     const out: Output = { events: [], switches: [] };
     for (const s of samples) this.pipeline.ingest(s, out);
     if (out.events.length > 0 || out.switches.length > 0) this.handle(out);
@@ -279,6 +289,7 @@ export class Daemon {
       collectors: this.collectors.inUse,
       stats: (c) => this.collectors.stats(c),
       events: this.recentEvents(20),
+      sinks: this.sinks.status(),
       wall: (t) => this.wallOf(t),
     });
   }
@@ -319,11 +330,9 @@ export class Daemon {
     await this.collectors.stop();
     this.config = config;
     this.pipeline = pipeline;
-    if (dirChanged) {
-      this.events.open(config.state_dir);
-      this.metrics = new MetricsTextfile(join(config.state_dir, "metrics.prom"));
-    }
+    if (dirChanged) this.events.open(config.state_dir);
     this.switcher.keepGroups(config);
+    await this.sinks.apply(config);
     this.collectors.start(collectors);
     this.handle(this.pipeline.initialize(this.now()));
     void this.state.save();
@@ -360,40 +369,10 @@ export class Daemon {
   /** Records the events (wall-stamped), persists, queues the switches; returns the events as recorded. */
   private handle(out: Output): StandbyEvent[] {
     const recorded = out.events.map((e) => this.events.record(e));
+    this.sinks.decided(out);
     for (const sw of out.switches) this.switcher.enqueue(sw);
     if (out.events.some((e) => e.kind !== "rule") || out.switches.length > 0) void this.state.save();
     this.reschedule();
     return recorded;
   }
-
-  /** Rewrites metrics.prom off the event loop; a write still running makes this call wait for it instead. */
-  private writeMetrics(): Promise<void> {
-    if (this.metricsInFlight) return this.metricsInFlight;
-    const p = (async () => {
-      try {
-        // The gauges are made from the pipeline as the file is written, not from a whole status (every rule
-        // instance's reason, every collector's stats and the last events, built only to be thrown away).
-        const p = this.pipeline;
-        const groups = this.config.groups.map((g) => {
-          const s = p.groupState(g.name)!;
-          return {
-            name: g.name,
-            active: s.active,
-            members: g.members.map((m) => ({ name: m.name, health: s.health[m.name]?.health ?? "unknown" })),
-          };
-        });
-        await this.metrics.write(decisionGauges(groups, ruleGauges(p)));
-      } catch (err) {
-        this.log.warn({ err: (err as Error).message }, "cannot write metrics.prom");
-      } finally {
-        this.metricsInFlight = undefined;
-      }
-    })();
-    this.metricsInFlight = p;
-    return p;
-  }
-}
-
-function* ruleGauges(p: Pipeline): Generator<{ rule: string; labels: Labels; state: string }> {
-  for (const i of p.engine.allInstances()) yield { rule: i.rule.name, labels: i.labels, state: i.state };
 }

@@ -3,6 +3,7 @@ import type { Config } from "../config/schema.js";
 import type { GroupState } from "../groups/controller.js";
 import type { StandbyEvent } from "../groups/events.js";
 import type { Pipeline } from "../pipeline.js";
+import type { InfluxSinkStatus } from "../sinks/influx/sink.js";
 import type { CollectorStats } from "./scheduler.js";
 
 /** A reload's outcome, as `standby status` and the live view show it. */
@@ -46,6 +47,8 @@ export interface DaemonStatus {
   }[];
   collectors: { name: string; kind: string; stats?: CollectorStats }[];
   events: StandbyEvent[];
+  /** The sinks besides metrics.prom and the event log (queue, spool, counters, last error). */
+  sinks: { influx?: InfluxSinkStatus };
   /** The daemon process itself (bytes; CPU in ms since start). */
   process: ProcessStatus;
 }
@@ -88,6 +91,7 @@ export interface StatusSource {
   readonly collectors: readonly Collector[];
   readonly stats: (collector: string) => CollectorStats | undefined;
   readonly events: StandbyEvent[];
+  readonly sinks: { influx?: InfluxSinkStatus };
   /** A monotonic time → wall time. */
   readonly wall: (mono: number) => number;
 }
@@ -157,6 +161,7 @@ export function buildStatus(src: StatusSource): DaemonStatus {
       };
     }),
     events: src.events,
+    sinks: src.sinks,
     process: processStatus(),
   };
 }

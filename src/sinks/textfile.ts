@@ -1,6 +1,7 @@
 import { DEFAULT_FORGET_MS } from "../engine/engine.js";
 import type { Labels, Sample } from "../engine/types.js";
 import { writeFileAtomic } from "../util/atomic.js";
+import type { InfluxSinkStatus } from "./influx/sink.js";
 
 /** `probe.rtt_ms` → `standby_probe_rtt_ms` (Prometheus metric names allow [a-zA-Z0-9_:]). */
 export function promName(metric: string): string {
@@ -155,6 +156,29 @@ export function* decisionGauges(
   for (const r of rules) {
     const firing = r.state === "firing" || r.state === "recovering" || r.state === "flapping" ? 1 : 0;
     yield `standby_rule_firing${promLabels({ ...r.labels, rule: r.rule, state: r.state })} ${firing}`;
+  }
+}
+
+/** The sinks' own counters (`standby_sink_*{sink="influx"}`), for users who watch the sink from Prometheus. */
+export function* sinkGauges(sinks: { influx?: InfluxSinkStatus }): Generator<string> {
+  const s = sinks.influx;
+  if (!s) return;
+  const l = promLabels({ sink: "influx" });
+  const gauges: [string, number, string][] = [
+    ["standby_sink_queue_points", s.queue_points, "gauge"],
+    ["standby_sink_spool_points", s.spool_points, "gauge"],
+    ["standby_sink_spool_bytes", s.spool_bytes, "gauge"],
+    ["standby_sink_spool_segments", s.spool_segments, "gauge"],
+    ["standby_sink_failing", s.failing ? 1 : 0, "gauge"],
+    ["standby_sink_written_points_total", s.written, "counter"],
+    ["standby_sink_retried_points_total", s.retried, "counter"],
+    ["standby_sink_dropped_points_total", s.dropped, "counter"],
+    ["standby_sink_dead_lettered_points_total", s.dead_lettered, "counter"],
+  ];
+  for (const [name, v, type] of gauges) yield* [`# TYPE ${name} ${type}`, `${name}${l} ${v}`];
+  if (s.last_error_at !== undefined) {
+    yield "# TYPE standby_sink_last_error_timestamp_seconds gauge";
+    yield `standby_sink_last_error_timestamp_seconds${l} ${s.last_error_at / 1000}`;
   }
 }
 

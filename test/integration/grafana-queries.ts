@@ -136,6 +136,8 @@ export const SCHEMA: Record<string, Measurement> = {
     fields: {
       active: S,
       active_priority: I,
+      active_rank: I,
+      failed_over: I,
       members: I,
       healthy_members: I,
       switching: I,

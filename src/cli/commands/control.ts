@@ -90,6 +90,18 @@ export function formatStatus(s: DaemonStatus): string[] {
       );
     }
   }
+  const ix = s.sinks?.influx;
+  if (ix) {
+    const spool = ix.spool_points
+      ? `, ${ix.spool_points} on disk (${ix.spool_segments} segments, ${ix.spool_bytes} bytes)`
+      : "";
+    const err = ix.last_error
+      ? `; last error ${ix.last_error_at ? `${ago(ix.last_error_at)} ago` : ""}: ${ix.last_error}`
+      : "";
+    lines.push(
+      `sink influx ${ix.url} db ${ix.database}: ${ix.failing ? "FAILING, " : ""}${ix.written} points written, ${ix.queue_points} queued${spool}; retried ${ix.retried}, dropped ${ix.dropped}, dead-lettered ${ix.dead_lettered}${err}`,
+    );
+  }
   const notOk = s.rules.filter((r) => r.state !== "ok");
   lines.push(`rules: ${s.rules.length} instances, ${notOk.length} not ok`);
   for (const r of notOk)

@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { decisionGauges, MetricsTextfile, promName } from "../../src/sinks/textfile.js";
+import { decisionGauges, MetricsTextfile, promName } from "../../../src/sinks/textfile.js";
 
 describe("metrics.prom", () => {
   it("keeps the latest value of every series and writes Prometheus text format with the decisions", async () => {
