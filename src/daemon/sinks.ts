@@ -10,7 +10,7 @@ import type { Config } from "../config/schema.js";
 import type { Labels, Sample } from "../engine/types.js";
 import type { StandbyEvent } from "../groups/events.js";
 import type { Output, Pipeline } from "../pipeline.js";
-import type { GroupView } from "../sinks/influx/line.js";
+import { DecisionClock, type GroupView } from "../sinks/influx/line.js";
 import { InfluxSink, type InfluxSinkStatus } from "../sinks/influx/sink.js";
 import { decisionGauges, MetricsTextfile, sinkGauges } from "../sinks/textfile.js";
 
@@ -37,6 +37,9 @@ export class Sinks {
   private key = "";
   private metrics: MetricsTextfile | undefined;
   private metricsInFlight: Promise<void> | undefined;
+  /** Events held while the influx sink is replaced. */
+  private holding: StandbyEvent[] | undefined;
+  private readonly clock = new DecisionClock();
 
   constructor(private readonly o: SinksOptions) {}
 
@@ -55,22 +58,45 @@ export class Sinks {
       this.key = key;
       return;
     }
+    // While one sink is closed and the next starts, events are held here, then given to the new one: a reload
+    // never loses an event (the two cannot run at once: they share the spool directory).
     const old = this.influx;
     this.influx = undefined;
     this.key = key;
-    if (old) await old.close();
-    if (!spec) return;
-    const sink = new InfluxSink(spec, {
-      host: config.host,
-      dir: influxSpoolDir(config.state_dir),
-      log: this.o.log,
-      now: this.o.wallNow,
-      severityOf: (rule) => this.severities().get(rule),
-    });
-    await sink.start();
-    this.influx = sink;
-    this.o.log.info({ url: spec.url, database: spec.database }, "influx sink started");
-    sink.groups(this.groups());
+    const held: StandbyEvent[] = [];
+    this.holding = held;
+    try {
+      if (old) await old.close();
+      if (!spec) {
+        if (old)
+          this.o.log.info({}, "influx sink removed; its spool stays on disk for when it is configured again");
+        return;
+      }
+      const sink = new InfluxSink(spec, {
+        host: config.host,
+        dir: influxSpoolDir(config.state_dir),
+        log: this.o.log,
+        now: this.o.wallNow,
+        severityOf: (rule) => this.severities().get(rule),
+        clock: this.clock,
+      });
+      try {
+        await sink.start();
+      } catch (err) {
+        // The spool directory cannot be used: no sink (a reload must not fail half-way); said loudly.
+        this.o.log.error(
+          { err: (err as Error).message, dir: influxSpoolDir(config.state_dir) },
+          "influx sink not started: its spool directory cannot be used",
+        );
+        return;
+      }
+      this.influx = sink;
+      this.o.log.info({ url: spec.url, database: spec.database }, "influx sink started");
+      sink.events(held);
+      sink.groups(this.groups());
+    } finally {
+      this.holding = undefined;
+    }
   }
 
   /** Samples as the collectors emit them (monotonic `ts`; `wallOffset` turns it into wall time). */
@@ -81,7 +107,8 @@ export class Sinks {
 
   /** An event as recorded (wall `ts`). */
   event(e: StandbyEvent): void {
-    this.influx?.events([e]);
+    if (this.holding) this.holding.push(e);
+    else this.influx?.events([e]);
   }
 
   /** After a decision: the groups whose state changed, as points (every group's also every 10 s). */

@@ -17,7 +17,7 @@ import { influxQuery } from "./influx-query.js";
 const missing = Influxd.missing();
 failInCiWhenMissing("influx sink against influxd", missing);
 
-const log = { info: () => {}, warn: () => {} };
+const log = { info: () => {}, warn: () => {}, error: () => {} };
 const SERIES = 50;
 const STEP_MS = 10; // 50 series every 10 ms: 5,000 points/s
 

@@ -21,12 +21,13 @@ import {
   SampleEncoder,
   sinkLine,
 } from "./line.js";
-import { Spool, type SpoolCounters } from "./spool.js";
+import { type Batch, Spool, type SpoolCounters } from "./spool.js";
 import { type InfluxTarget, type WriteOutcome, writeBatch } from "./writer.js";
 
 export interface SinkLog {
   info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
 }
 
 export interface InfluxSinkOptions {
@@ -41,6 +42,12 @@ export interface InfluxSinkOptions {
   /** Sends a batch (tests inject failures). */
   readonly write?: (t: InfluxTarget, body: string, signal: AbortSignal) => Promise<WriteOutcome>;
   readonly env?: NodeJS.ProcessEnv;
+  /** Timestamps of decision points, shared by the sinks a reload replaces (two events never get one ns). */
+  readonly clock?: DecisionClock;
+  /** How long a stop waits for the memory queue to reach the disk (default 10 s). */
+  readonly persistMs?: number;
+  /** Writes a spool segment durably (tests inject a stalled disk). */
+  readonly writeFile?: (path: string, data: string) => Promise<void>;
 }
 
 /** The sink's state, for `standby status`, metrics.prom and `standby_sink`. */
@@ -66,12 +73,15 @@ export interface InfluxSinkStatus {
 }
 
 const BACKOFF_MIN = 500;
+/** How long a stop waits for the memory queue to reach the disk. */
+const PERSIST_MS = 10_000;
 const BACKOFF_MAX = 30_000;
 
 export class InfluxSink {
   private readonly spool: Spool;
   private readonly samplesEnc: SampleEncoder;
-  private readonly clock = new DecisionClock();
+  private readonly clock: DecisionClock;
+  private started = false;
   private readonly now: () => number;
   private readonly write: NonNullable<InfluxSinkOptions["write"]>;
   private target: InfluxTarget | undefined;
@@ -94,6 +104,7 @@ export class InfluxSink {
     private readonly o: InfluxSinkOptions,
   ) {
     this.now = o.now ?? Date.now;
+    this.clock = o.clock ?? new DecisionClock();
     this.write = o.write ?? writeBatch;
     const exclude = spec.exclude_metrics.map(globRegExp);
     this.samplesEnc = new SampleEncoder((m) => exclude.some((r) => r.test(m)));
@@ -104,25 +115,22 @@ export class InfluxSink {
       maxBytes: spec.spool.max_size,
       maxAgeMs: spec.spool.max_age,
       now: this.now,
+      ...(o.writeFile ? { writeFile: o.writeFile } : {}),
       warn: (msg, err) => o.log.warn(err ? { err: errText(err) } : {}, msg),
     });
     this.spool.onReady = () => this.kick();
   }
 
-  /** Loads the spool left by the last run, resolves the password, starts sending. */
+  /**
+   * Loads the spool left by the last run and starts sending. Throws only when the spool directory cannot be used;
+   * a password that cannot be read is a failing write (retried, everything spooled meanwhile), not a refusal to
+   * start: the points wait for the operator's fix.
+   */
   async start(): Promise<void> {
     const loaded = await this.spool.load();
     if (loaded.segments > 0)
       this.o.log.info(loaded, `influx: ${loaded.points} points spooled by the last run, sending them first`);
-    const password = this.spec.password ? await resolveSecret(this.spec.password, this.o.env) : undefined;
-    this.target = {
-      url: this.spec.url,
-      database: this.spec.database,
-      timeoutMs: this.spec.timeout,
-      ...(this.spec.retention_policy ? { retentionPolicy: this.spec.retention_policy } : {}),
-      ...(this.spec.username ? { username: this.spec.username } : {}),
-      ...(password !== undefined ? { password } : {}),
-    };
+    this.started = true;
     const every = Math.max(50, Math.min(this.spec.flush_interval, 1000) / 2);
     this.flushTimer = setInterval(() => {
       this.spool.flush(this.spec.flush_interval);
@@ -231,7 +239,19 @@ export class InfluxSink {
     await this.sender;
     clearTimeout(grace);
     this.abort.abort();
-    await this.spool.persist();
+    // A disk that stalls must not hold the stop for ever: what is not on disk after 10 s is lost, and said.
+    const persistMs = this.o.persistMs ?? PERSIST_MS;
+    let timer: NodeJS.Timeout | undefined;
+    const stalled = new Promise<"stalled">((r) => {
+      timer = setTimeout(() => r("stalled"), persistMs);
+    });
+    const r = await Promise.race([this.spool.persist(), stalled]);
+    clearTimeout(timer);
+    if (r === "stalled")
+      this.o.log.error(
+        { points: this.spool.stats.memoryPoints },
+        `influx: the spool's disk did not answer within ${persistMs / 1000} s; points in memory are lost`,
+      );
     const s = this.spool.stats;
     if (s.diskPoints > 0)
       this.o.log.info(
@@ -244,7 +264,7 @@ export class InfluxSink {
 
   /** Starts the sender unless it runs or waits for its backoff. */
   private kick(): void {
-    if (this.sending || this.closed || this.target === undefined) return;
+    if (this.sending || this.closed || !this.started) return;
     const wait = this.retryAt - performance.now();
     if (wait > 0) {
       if (this.wakeTimer === undefined) {
@@ -256,13 +276,39 @@ export class InfluxSink {
       return;
     }
     this.sending = true;
-    this.sender = this.run().finally(() => {
-      this.sending = false;
-    });
+    this.sender = this.run()
+      .catch((err) => this.o.log.warn({ err: errText(err) }, "influx: sender failed"))
+      .finally(() => {
+        this.sending = false;
+        // A batch closed while this run was returning: its kick() was refused, so send it now.
+        if (this.spool.ready && this.retryAt <= performance.now()) this.kick();
+      });
+  }
+
+  /** Where to write, the password read (again after a failure: a credentials file fixed meanwhile). */
+  private async resolveTarget(): Promise<InfluxTarget> {
+    if (this.target) return this.target;
+    const password = this.spec.password ? await resolveSecret(this.spec.password, this.o.env) : undefined;
+    this.target = {
+      url: this.spec.url,
+      database: this.spec.database,
+      timeoutMs: this.spec.timeout,
+      ...(this.spec.retention_policy ? { retentionPolicy: this.spec.retention_policy } : {}),
+      ...(this.spec.username ? { username: this.spec.username } : {}),
+      ...(password !== undefined ? { password } : {}),
+    };
+    return this.target;
   }
 
   private async run(): Promise<void> {
-    const t = this.target!;
+    let t: InfluxTarget;
+    try {
+      t = await this.resolveTarget();
+    } catch (err) {
+      const next = await this.spool.next();
+      if (next) this.failed(next.batch, `cannot read the password: ${errText(err)}`);
+      return;
+    }
     if (this.spec.create_database && !this.created) await this.createDatabase(t);
     for (;;) {
       if (this.abort.signal.aborted) return;
@@ -293,26 +339,33 @@ export class InfluxSink {
         this.counters.written += batch.points - dropped;
         continue;
       }
-      // Not written: first in the queue again, after a backoff; meanwhile everything queued goes to disk.
-      this.counters.retried += batch.points;
-      if (!this.failing)
-        this.o.log.warn(
-          { url: t.url, err: r.message },
-          "influx: write failed; spooling to disk and retrying",
-        );
-      this.failing = true;
-      this.spool.spillAll = true;
-      this.spool.nack(batch);
       if (r.missingDatabase) this.created = false;
-      this.backoff = Math.min(BACKOFF_MAX, this.backoff === 0 ? BACKOFF_MIN : this.backoff * 2);
-      this.retryAt = performance.now() + this.backoff * (0.5 + Math.random() / 2);
-      clearTimeout(this.wakeTimer);
-      this.wakeTimer = setTimeout(() => {
-        this.wakeTimer = undefined;
-        this.kick();
-      }, this.retryAt - performance.now());
+      // Refused credentials: the password is read again before the next try (its file may have been fixed).
+      if (r.status === 401 || r.status === 403) this.target = undefined;
+      this.failed(batch, r.message);
       return;
     }
+  }
+
+  /** Not written: first in the queue again, after a backoff; meanwhile everything queued goes to disk. */
+  private failed(batch: Batch, message: string): void {
+    this.lastError = { message, at: this.now() };
+    this.counters.retried += batch.points;
+    if (!this.failing)
+      this.o.log.warn(
+        { url: this.spec.url, err: message },
+        "influx: write failed; spooling to disk and retrying",
+      );
+    this.failing = true;
+    this.spool.spillAll = true;
+    this.spool.nack(batch);
+    this.backoff = Math.min(BACKOFF_MAX, this.backoff === 0 ? BACKOFF_MIN : this.backoff * 2);
+    this.retryAt = performance.now() + this.backoff * (0.5 + Math.random() / 2);
+    clearTimeout(this.wakeTimer);
+    this.wakeTimer = setTimeout(() => {
+      this.wakeTimer = undefined;
+      this.kick();
+    }, this.retryAt - performance.now());
   }
 
   /** CREATE DATABASE (and the retention policy) once InfluxDB answers; a refusal is logged, writes go on. */
@@ -323,6 +376,8 @@ export class InfluxSink {
       protocol: t.url.startsWith("https") ? "https" : "http",
       ...(t.username ? { username: t.username, password: t.password ?? "" } : {}),
       options: { timeout: t.timeoutMs },
+      // One try with the sink's timeout (the pool's default is 30 s and 2 retries).
+      pool: { requestTimeout: t.timeoutMs, maxRetries: 0 },
     });
     try {
       await influx.createDatabase(t.database);

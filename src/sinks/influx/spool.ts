@@ -175,7 +175,7 @@ export class Spool {
     if (b === undefined) return undefined;
     b.sending = true;
     try {
-      if (b.spilling) await b.spilling;
+      // A batch on its way to disk is still in memory: sent from there (a stalled disk does not hold the sender).
       const text = b.text ?? (await readFile(join(this.o.dir, b.file!), "utf8"));
       return { batch: b, text };
     } catch (err) {
@@ -234,6 +234,11 @@ export class Spool {
     for (const b of [...this.queue]) {
       if (b.kind === "sample" && !b.sending && b.createdAt < horizon) this.drop(b);
     }
+  }
+
+  /** A closed batch is waiting to be sent. */
+  get ready(): boolean {
+    return this.queue.some((b) => !b.sending);
   }
 
   get stats(): SpoolCounters {

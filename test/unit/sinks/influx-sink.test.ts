@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -14,7 +14,7 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const log = { info: () => {}, warn: () => {} };
+const log = { info: () => {}, warn: () => {}, error: () => {} };
 const spec = (o: Record<string, unknown> = {}) =>
   influxSinkSchema.parse({
     url: "http://127.0.0.1:1",
@@ -135,5 +135,54 @@ describe("influx sink", () => {
     expect(up.got[50]).toMatch(/^standby_event,/);
     expect(up.got[51]).toBe("m,host=h value=99 1099000000");
     await b.close();
+  });
+});
+
+describe("influx sink: the disk and the password", () => {
+  it("a stalled disk holds neither the sender (batches on their way to disk are sent from memory) nor the stop", async () => {
+    let down = true;
+    const f = fakeInflux(() =>
+      down ? { ok: false, permanent: false, message: "ECONNREFUSED" } : { ok: true, ms: 1 },
+    );
+    const stalled = () => new Promise<void>(() => {});
+    const s = new InfluxSink(spec(), {
+      host: "h",
+      dir,
+      log,
+      write: f.write,
+      writeFile: stalled,
+      persistMs: 300,
+    });
+    await s.start();
+    for (let i = 0; i < 30; i++) s.samples([sample(i)], 0);
+    await until(() => s.status().failing);
+    down = false;
+    // Every batch is "on its way to disk" for ever; InfluxDB is back: all of them are written anyway.
+    await until(() => f.got.length === 30, 10_000);
+    s.samples([sample(30)], 0);
+    await until(() => f.got.length === 31);
+    const t0 = Date.now();
+    await s.close();
+    expect(Date.now() - t0).toBeLessThan(3000);
+  });
+
+  it("a password file that cannot be read: points are spooled and the error is shown; once it is there, they are written", async () => {
+    const secret = join(dir, "token");
+    const f = fakeInflux();
+    const s = new InfluxSink(spec({ password: { file: secret } }), {
+      host: "h",
+      dir: join(dir, "spool"),
+      log,
+      write: f.write,
+    });
+    await s.start();
+    s.samples([sample(1)], 0);
+    await until(() => s.status().failing);
+    expect(s.status().last_error).toMatch(/cannot read the password/);
+    expect(f.calls()).toBe(0);
+    await writeFile(secret, "tok\n", { mode: 0o600 });
+    await until(() => f.got.length === 1, 10_000);
+    expect(s.status().failing).toBe(false);
+    await s.close();
   });
 });
