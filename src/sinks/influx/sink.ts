@@ -5,10 +5,10 @@
  * fails, everything queued goes to disk. One write in flight: the order of the points is kept, and InfluxDB's
  * write path is the bottleneck anyway (measured: BENCHMARKS.md).
  */
-import { InfluxDB } from "influx";
 import { resolveSecret } from "../../config/secrets.js";
 import type { Labels, Sample } from "../../engine/types.js";
 import type { StandbyEvent } from "../../groups/events.js";
+import { createDatabase, errText } from "./admin.js";
 import type { InfluxSinkSpec } from "./config.js";
 import {
   countLines,
@@ -370,57 +370,17 @@ export class InfluxSink {
 
   /** CREATE DATABASE (and the retention policy) once InfluxDB answers; a refusal is logged, writes go on. */
   private async createDatabase(t: InfluxTarget): Promise<void> {
-    const influx = new InfluxDB({
-      host: new URL(t.url).hostname,
-      port: Number(new URL(t.url).port || (t.url.startsWith("https") ? 443 : 80)),
-      protocol: t.url.startsWith("https") ? "https" : "http",
-      ...(t.username ? { username: t.username, password: t.password ?? "" } : {}),
-      options: { timeout: t.timeoutMs },
-      // One try with the sink's timeout (the pool's default is 30 s and 2 retries).
-      pool: { requestTimeout: t.timeoutMs, maxRetries: 0 },
-    });
-    try {
-      await influx.createDatabase(t.database);
-      if (this.spec.retention !== undefined) {
-        const name = this.spec.retention_policy ?? "standby";
-        const duration = `${Math.max(1, Math.round(this.spec.retention / 3_600_000))}h`;
-        const rps = await influx.showRetentionPolicies(t.database);
-        const opts = { duration, replication: 1, isDefault: true, database: t.database };
-        if (rps.some((r) => r.name === name)) await influx.alterRetentionPolicy(name, opts);
-        else await influx.createRetentionPolicy(name, opts);
-      }
-      this.created = true;
-    } catch (err) {
-      // Not reachable: tried again before the next write. Refused (InfluxDB 2.x/3.x have no CREATE DATABASE in
-      // their v1 API; a user without the privilege): said once, and the writes go on.
-      if (unreachable(err)) return;
-      this.o.log.warn({ err: errText(err) }, `influx: cannot create database ${t.database}; writing anyway`);
-      this.created = true;
-    }
+    const r = await createDatabase(t, this.spec);
+    if (r === "unreachable") return; // tried again before the next write
+    if (r !== "ok")
+      this.o.log.warn({ err: r }, `influx: cannot create database ${t.database}; writing anyway`);
+    this.created = true;
   }
 }
 
 /** `os.fs.*` → a RegExp over whole metric names (`*` any run of characters). */
 function globRegExp(glob: string): RegExp {
   return new RegExp(`^${glob.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`);
-}
-
-/** node-influx's error for a server that did not answer (refused, timed out), not one that said no. */
-function unreachable(err: unknown): boolean {
-  const e = err as { name?: string; code?: string; message?: string; res?: unknown };
-  if (e?.res !== undefined) return false;
-  return (
-    e?.name === "ServiceNotAvailableError" ||
-    /No host available|ECONNREFUSED|ETIMEDOUT|ECONNRESET|EHOSTUNREACH|ENOTFOUND|timeout/i.test(
-      e?.message ?? "",
-    ) ||
-    (e?.code !== undefined && /^E[A-Z]+$/.test(e.code))
-  );
-}
-
-/** node-influx's errors carry the whole request and response: only the message is logged. */
-function errText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 export type { GroupView } from "./line.js";
