@@ -1,6 +1,7 @@
 /**
  * What a trap says, in the poll's terms (pure): a decoded trap (v1 normalised to its v2 trap OID, RFC 3584) →
- * readings of `snmp.if.oper_status`, `snmp.if.admin_status`, `snmp.psu`, `snmp.fan` by table index; and
+ * readings of `snmp.if.oper_status`, `snmp.if.admin_status`, `snmp.psu`, `snmp.fan`, `snmp.sensor.status` by table
+ * index; and
  * readings → samples with the label objects of the agents that poll the trap's source.
  *
  * A varbind is the value of an object instance when the trap was sent, so it is read whatever the trap is
@@ -11,6 +12,7 @@ import { stateSample } from "../../src/collector.js";
 import type { Sample } from "../../src/engine/types.js";
 import type { PolledAgent } from "../../src/snmp/registry.js";
 import type { ComponentState } from "../../src/states.js";
+import { SENSOR_STATES } from "../snmp/profiles/entity-sensor.js";
 
 export const OID = {
   sysUpTime: "1.3.6.1.2.1.1.3.0",
@@ -25,6 +27,8 @@ export const OID = {
   /** CISCO-ENVMON-MIB ciscoEnvMonSupplyState / ciscoEnvMonFanState (notifications .3.0.5 / .3.0.4). */
   supplyState: "1.3.6.1.4.1.9.9.13.1.5.1.3",
   fanState: "1.3.6.1.4.1.9.9.13.1.4.1.3",
+  /** ENTITY-SENSOR-MIB entPhySensorOperStatus (in entSensorThresholdNotification and vendors' sensor traps). */
+  sensorStatus: "1.3.6.1.2.1.99.1.1.1.5",
 } as const;
 
 /** IF-MIB ifOperStatus → the contract's words. */
@@ -86,7 +90,7 @@ export function trapOf(pdu: {
 /** One thing a trap says about one table row. */
 export type Reading =
   | {
-      readonly metric: "snmp.if.oper_status" | "snmp.psu" | "snmp.fan";
+      readonly metric: "snmp.if.oper_status" | "snmp.psu" | "snmp.fan" | "snmp.sensor.status";
       readonly index: string;
       readonly state: ComponentState;
     }
@@ -120,6 +124,8 @@ export function readTrap(trap: Trap): Reading[] {
       put({ metric: "snmp.psu", index: i, state: ENVMON_STATES[n] ?? "unknown" });
     } else if ((i = instanceOf(vb.oid, OID.fanState)) !== undefined) {
       put({ metric: "snmp.fan", index: i, state: ENVMON_STATES[n] ?? "unknown" });
+    } else if ((i = instanceOf(vb.oid, OID.sensorStatus)) !== undefined) {
+      put({ metric: "snmp.sensor.status", index: i, state: SENSOR_STATES[n] ?? "unknown" });
     }
   }
   if (linkState) {

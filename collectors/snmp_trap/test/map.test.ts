@@ -77,6 +77,12 @@ describe("readTrap", () => {
     expect(state(`${OID.supplyState}.1`, 3)).toBe("failed");
     expect(state(`${OID.supplyState}.1`, 5)).toBe("absent");
     expect(state(`${OID.fanState}.2`, 2)).toBe("warning");
+    // ENTITY-SENSOR-MIB entPhySensorOperStatus: ok, unavailable, nonoperational (entSensorThresholdNotification).
+    expect(
+      readTrap({ trapOid: "1.3.6.1.2.1.99.2.0.1", varbinds: [vb(`${OID.sensorStatus}.1001`, 3)] }),
+    ).toEqual([{ metric: "snmp.sensor.status", index: "1001", state: "failed" }]);
+    expect(state(`${OID.sensorStatus}.7`, 2)).toBe("unknown");
+    expect(state(`${OID.sensorStatus}.7`, 1)).toBe("ok");
   });
 
   it("reads a varbind whatever trap carries it; ignores what is not an INTEGER or not a row", () => {
