@@ -49,6 +49,8 @@ export interface StreamCollector {
   readonly kind: "stream";
   readonly name: string;
   start(emit: (samples: Sample[]) => void, signal: AbortSignal): void;
+  /** Its own counters (a trap receiver's received, rejected, malformed…), shown by `standby status`. */
+  counters?(): Readonly<Record<string, number>>;
 }
 
 /** Label objects built once per series, so the engine's identity cache hits (see src/engine/engine.ts). */

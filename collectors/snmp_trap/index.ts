@@ -118,6 +118,7 @@ export function createSnmpTrapCollector(
     kind: "stream",
     name: spec.name,
     stats,
+    counters: () => ({ ...stats }),
     get listening() {
       return listening;
     },

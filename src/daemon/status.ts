@@ -45,7 +45,13 @@ export interface DaemonStatus {
     value?: number;
     reason: string;
   }[];
-  collectors: { name: string; kind: string; stats?: CollectorStats }[];
+  collectors: {
+    name: string;
+    kind: string;
+    stats?: CollectorStats;
+    /** A stream collector's own counters (the snmp_trap receiver's received, rejected, malformed…). */
+    counters?: Readonly<Record<string, number>>;
+  }[];
   events: StandbyEvent[];
   /** The sinks besides metrics.prom and the event log (queue, spool, counters, last error). */
   sinks: { influx?: InfluxSinkStatus };
@@ -147,9 +153,11 @@ export function buildStatus(src: StatusSource): DaemonStatus {
     })),
     collectors: src.collectors.map((c) => {
       const stats = src.stats(c.name);
+      const counters = c.kind === "stream" ? c.counters?.() : undefined;
       return {
         name: c.name,
         kind: c.kind,
+        ...(counters ? { counters } : {}),
         ...(stats
           ? {
               stats: {

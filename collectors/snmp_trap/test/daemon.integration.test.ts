@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { formatStatus } from "../../../src/cli/commands/control.js";
 import { labelsOf } from "../../../src/collector.js";
 import { loadConfigText } from "../../../src/config/load.js";
 import { Daemon } from "../../../src/daemon/daemon.js";
@@ -107,6 +108,11 @@ groups:
       await send(LINK_UP, 1);
       await until(() => events.slice(back).some((e) => e.kind === "failback"), 3000, "failback after hold");
       expect(d.status().groups.find((g) => g.name === "uplink")?.active).toBe("isp-a");
+      // The receiver's counters are in `standby status`.
+      const traps = d.status().collectors.find((c) => c.kind === "stream" && c.counters);
+      expect(traps?.counters).toMatchObject({ accepted: expect.any(Number), malformed: 0 });
+      expect(traps!.counters!.accepted).toBeGreaterThanOrEqual(2);
+      expect(formatStatus(d.status()).join("\n")).toMatch(/^collector \S+: received \d+, accepted \d+,/m);
     } finally {
       await d.stop();
       unregister();

@@ -90,6 +90,13 @@ export function formatStatus(s: DaemonStatus): string[] {
       );
     }
   }
+  for (const c of s.collectors ?? [])
+    if (c.counters)
+      lines.push(
+        `collector ${c.name}: ${Object.entries(c.counters)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(", ")}`,
+      );
   const ix = s.sinks?.influx;
   if (ix) {
     const spool = ix.spool_points
