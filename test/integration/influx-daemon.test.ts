@@ -32,7 +32,14 @@ async function listen(): Promise<Server> {
 }
 const portOf = (s: Server) => (s.address() as { port: number }).port;
 
-function config(dir: string, url: string, db: string, a: number, b: number): string {
+function config(
+  dir: string,
+  url: string,
+  db: string,
+  a: number,
+  b: number,
+  sink = "timeout: 1s, flush_interval: 200ms",
+): string {
   return `host: itest
 state_dir: ${join(dir, "state")}
 rules: [rules.yaml]
@@ -47,7 +54,7 @@ groups:
       - {name: isp-b, priority: 50, health: [gw-b-down], activate: [{exec: {argv: [/bin/true]}}]}
     failback: {mode: manual}
 sinks:
-  influx: {url: "${url}", database: ${db}, timeout: 1s, flush_interval: 200ms}
+  influx: {url: "${url}", database: ${db}, ${sink}}
 `;
 }
 
@@ -177,6 +184,44 @@ describe.skipIf(missing !== undefined)("the daemon writing to a real influxd", (
     );
     d.proc.kill("SIGTERM");
     await d.exited();
+  }, 60_000);
+
+  it("SIGTERM puts the memory queue on disk; the next start writes it", async () => {
+    const file = join(dir, "term.yaml");
+    const state = join(dir, "term");
+    // Batches that never close by themselves: every point stays in memory until the stop.
+    writeFileSync(
+      file,
+      config(state, influxd.url, "termed", portOf(a), portOf(b), "batch_size: 100000, flush_interval: 1h"),
+    );
+    const spool = join(state, "state", "spool", "influx");
+    const onDisk = () =>
+      existsSync(spool)
+        ? readdirSync(spool)
+            .filter((f) => /^\d+-\w+-\d+\.lp$/.test(f))
+            .flatMap((f) => readFileSync(join(spool, f), "utf8").split("\n").filter(Boolean))
+        : [];
+    const d1 = new Daemon(file);
+    daemons.push(d1);
+    await d1.started();
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(onDisk()).toEqual([]);
+    d1.proc.kill("SIGTERM");
+    await d1.exited();
+    const lines = onDisk();
+    expect(lines.length).toBeGreaterThan(50);
+    expect(lines.some((l) => l.startsWith("probe.success,"))).toBe(true);
+    expect(lines.some((l) => l.startsWith("standby_group,"))).toBe(true);
+
+    const d2 = new Daemon(file);
+    daemons.push(d2);
+    await d2.started();
+    // The new start sends the spool first (its own batches stay open: flush_interval 1h).
+    await until(() => onDisk().length === 0, 20_000, "the spool to be sent");
+    const count = await influxQuery(influxd.url, "termed", `SELECT count("value") FROM "probe.success"`);
+    expect(Number(count[0]?.values[0]?.[1])).toBe(lines.filter((l) => l.startsWith("probe.success,")).length);
+    d2.proc.kill("SIGKILL");
+    await d2.exited();
   }, 60_000);
 
   it("kill -9 while it spools during an outage: after a restart, every point that had reached the spool on disk is in InfluxDB", async () => {
