@@ -1,17 +1,19 @@
 /**
  * The Grafana dashboards (grafana/dashboards/*.json) without a Grafana: their structure (schema version, uids,
  * every panel's grid position and datasource, unique refIds, the provisioned datasource's uid), every measurement
- * and tag they name checked against the collectors' metric catalogue and INFLUX-SCHEMA.md, and every panel
+ * and tag they name checked against the collectors' metric catalogue and the influx sink's schema, and every panel
  * target, annotation and template variable query run — `$timeFilter`, `$__interval` and the variables substituted
- * as Grafana does — against a real influxd filled by grafana-fill.ts: a query that errors or finds no series fails,
- * naming the dashboard, the panel, the refId and the query. Under CI=true a missing influxd fails the run.
+ * as Grafana does — against a real influxd that the real daemon wrote to (grafana-daemon.ts: every kind of
+ * collector, a failover and a failback): a query that errors or finds no series fails, naming the dashboard, the
+ * panel, the refId and the query. Under CI=true a missing influxd or snmpd fails the run.
  */
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { failInCiWhenMissing } from "../peers/ci.js";
 import { Influxd } from "../peers/influxd.js";
-import { type FillResult, fillStandbySchema } from "./grafana-fill.js";
+import { snmpdMissing } from "../peers/snmpd.js";
+import { DashboardRun, EDGE, GROUPS, HOST } from "./grafana-daemon.js";
 import {
   allPanels,
   DB,
@@ -151,44 +153,97 @@ describe("grafana dashboards: structure", () => {
   });
 });
 
-// --- every query against a real influxd ---------------------------------------------------------------------------
-const missing = Influxd.missing();
-failInCiWhenMissing("grafana dashboards against influxd", missing);
+// --- every query against a real influxd the real daemon wrote to ----------------------------------------------------
+const missing = Influxd.missing() ?? snmpdMissing();
+failInCiWhenMissing("grafana dashboards against the daemon's data in influxd", missing);
 
-describe.skipIf(missing !== undefined)("grafana dashboards against influxd", () => {
-  const influxd = new Influxd();
-  const fills: FillResult[] = [];
+/**
+ * The measurements the dashboards query (every FROM) that the schema knows: the run waits for these. A misspelled
+ * one is not waited for — its panels fail below, by name.
+ */
+const measurements = [
+  ...new Set(
+    parsed().flatMap(({ file, d }) =>
+      queriesOf(file, d).flatMap((q) => [...q.query.matchAll(/\bFROM\s+"([^"]+)"/gi)].map((m) => m[1]!)),
+    ),
+  ),
+]
+  .filter((m) => SCHEMA[m] !== undefined)
+  .sort();
+
+describe.skipIf(missing !== undefined)("grafana dashboards against the daemon's data in influxd", () => {
+  // Made in beforeAll: a skipped suite's body runs too, and would leave its temp dirs behind.
+  let run: DashboardRun;
+  let influxd: Influxd;
 
   beforeAll(async () => {
-    await influxd.start();
-    const now = Date.now();
-    fills.push(
-      await fillStandbySchema(influxd, {
-        host: "web-01.example", // a dot: the regex must be escaped as Grafana does
-        groups: [
-          { name: "uplink", members: ["isp-a", "isp-b"] },
-          { name: "db-vip", members: ["db-1", "db-2", "db-3"] },
-        ],
-        now,
-      }),
-      await fillStandbySchema(influxd, {
-        host: "edge-02",
-        groups: [{ name: "uplink", members: ["gw-1", "gw-2"] }],
-        now,
-      }),
-    );
+    run = new DashboardRun();
+    influxd = run.influxd;
+    await run.start(measurements);
+    console.log(`the daemons' run:\n  ${run.log.join("\n  ")}`);
   }, 60_000);
-  afterAll(() => influxd.destroy());
+  afterAll(async () => {
+    await run?.stop();
+  }, 30_000);
 
-  it("the filled data follows INFLUX-SCHEMA.md: known measurements, tags and field types", async () => {
+  it("the daemon staged what the panels show: a failover and a failback, rule changes, a failed PSU, a rebuild", async () => {
+    const kinds = await run.q(
+      `SELECT count("text") FROM "standby_event" WHERE "host" = '${HOST}' AND "group" = 'uplink' GROUP BY "kind"`,
+    );
+    expect(kinds.map((s) => s.tags!.kind)).toEqual(
+      expect.arrayContaining(["failover", "failback", "health"]),
+    );
+    const changes = await run.q(
+      `SELECT "prev", "state" FROM "standby_rule" WHERE "host" = '${HOST}' AND "rule" = 'gw-a-down' AND "prev" =~ /./`,
+    );
+    expect(changes[0]!.values.map((v) => `${v[1]}→${v[2]}`)).toEqual(
+      expect.arrayContaining(["unknown→ok", "ok→firing"]),
+    );
+    const psu = await run.q(
+      `SELECT last("state") FROM "ipmi.sensor" WHERE "host" = '${HOST}' AND "kind" = 'psu' GROUP BY "sensor"`,
+    );
+    expect(Object.fromEntries(psu.map((s) => [s.tags!.sensor, s.values[0]![1]]))).toEqual({
+      "Power Supply 1": "failed",
+      "Power Supply 2": "ok",
+    });
+    const sync = await run.q(`SELECT last("value") FROM "md.sync_percent" WHERE "host" = '${HOST}'`);
+    expect(sync[0]!.values[0]![1]).toBe(19.6);
+    const active = await run.q(
+      `SELECT last("active") FROM "standby_group" WHERE "host" = '${HOST}' AND "group" = 'uplink'`,
+    );
+    expect(active[0]!.values[0]![1]).toBe("isp-a");
+  });
+
+  it("panels the daemon's data changed: PSU power has the supplies' own wattage, Rule state changes no snapshots", async () => {
+    const panel = (title: string) =>
+      parsed()
+        .flatMap(({ file, d }) => queriesOf(file, d))
+        .find((q) => q.panel === title)!.query;
+    const vars = { host: [HOST], group: ["uplink"] };
+    const power = await run.q(substitute(panel("PSU power (IPMI)"), vars));
+    expect(power.map((s) => s.tags!.sensor).sort()).toEqual([
+      "Power Meter",
+      "Power Supply 1",
+      "Power Supply 2",
+    ]);
+    const rules = await run.q(substitute(panel("Rule state changes"), vars));
+    const prev = rules[0]!.columns.indexOf("prev");
+    const total = await run.q(`SELECT count("state") FROM "standby_rule" WHERE "host" = '${HOST}'`);
+    expect(rules[0]!.values.every((v) => typeof v[prev] === "string")).toBe(true);
+    expect(rules[0]!.values.length).toBeLessThan(Number(total[0]!.values[0]![1]));
+  });
+
+  it("what the daemon wrote follows the sink's README: known measurements, tags and field types", async () => {
     const bad: string[] = [];
     const fields = await influxd.query("SHOW FIELD KEYS", DB);
+    const seen: Record<string, string[]> = {};
     for (const s of fields[0]?.series ?? []) {
       const m = SCHEMA[s.name];
       if (!m) {
         bad.push(`measurement ${s.name} is not in the schema`);
         continue;
       }
+      seen[s.name] = (s.values as [string, string][]).map(([k]) => k).sort();
       for (const [key, type] of s.values as [string, string][])
         if (m.fields[key] !== type)
           bad.push(`${s.name}.${key}: ${type}, the schema says ${m.fields[key] ?? "no such field"}`);
@@ -199,16 +254,17 @@ describe.skipIf(missing !== undefined)("grafana dashboards against influxd", () 
         if (SCHEMA[s.name] && !SCHEMA[s.name]!.tags.includes(key) && !SCHEMA[s.name]!.anyTag)
           bad.push(`${s.name}: tag ${key} is not in the schema`);
     expect(bad).toEqual([]);
+    // The sink's own measurements with every field the README lists (the run has rule changes and snapshots).
+    for (const m of ["standby_group", "standby_member", "standby_rule", "standby_sink"])
+      expect(seen[m], m).toEqual(Object.keys(SCHEMA[m]!.fields).sort());
   });
 
   it("every panel target, annotation and variable query returns series (one host and group, and All)", async () => {
-    const hosts = fills.map((f) => f.host);
-    const groups = [...new Set(fills.flatMap((f) => f.groups))];
     const failures: string[] = [];
     let ran = 0;
     for (const vars of [
-      { host: [hosts[0]!], group: [groups[0]!] },
-      { host: hosts, group: groups },
+      { host: [HOST], group: ["uplink"] },
+      { host: [HOST, EDGE], group: [...GROUPS[HOST]!, ...GROUPS[EDGE]!] },
     ])
       for (const { file, d } of parsed())
         for (const q of queriesOf(file, d)) {
@@ -222,25 +278,26 @@ describe.skipIf(missing !== undefined)("grafana dashboards against influxd", () 
         }
     expect(failures).toEqual([]);
     expect(ran).toBeGreaterThan(40);
-  }, 120_000);
+  }, 60_000);
 
-  it("the variables list what was written: $host every host, $group the chosen host's groups", async () => {
-    const [d] = parsed().filter(({ file }) => file === "standby-overview.json");
-    const list = d!.d.templating!.list!;
-    const values = async (name: string, vars: Record<string, string[]>) => {
-      const v = list.find((x) => x.name === name)!;
+  it("the variables list what was written: $host every host (both dashboards), $group the chosen host's groups", async () => {
+    const values = async (file: string, name: string, vars: Record<string, string[]>) => {
+      const [d] = parsed().filter((x) => x.file === file);
+      const v = d!.d.templating!.list!.find((x) => x.name === name)!;
       const r = await influxd.query(substitute(v.query as string, vars), DB);
       return (r[0]?.series ?? []).flatMap((s) => s.values.map((row) => row[1] as string)).sort();
     };
-    expect(await values("host", {})).toEqual(["edge-02", "web-01.example"]);
-    expect(await values("group", { host: ["web-01.example"] })).toEqual(["db-vip", "uplink"]);
-    expect(await values("group", { host: ["edge-02"] })).toEqual(["uplink"]);
+    const hosts = [EDGE, HOST].sort();
+    expect(await values("standby-overview.json", "host", {})).toEqual(hosts);
+    expect(await values("standby-components.json", "host", {})).toEqual(hosts);
+    expect(await values("standby-overview.json", "group", { host: [HOST] })).toEqual(GROUPS[HOST]);
+    expect(await values("standby-overview.json", "group", { host: [EDGE] })).toEqual(GROUPS[EDGE]);
   });
 
   it("a misspelled measurement or field yields no series: the check can fail", async () => {
     const [d] = parsed().filter(({ file }) => file === "standby-overview.json");
     const active = queriesOf("standby-overview.json", d!.d).find((q) => q.panel === "Active member")!;
-    const good = substitute(active.query, { host: ["web-01.example"], group: ["uplink"] });
+    const good = substitute(active.query, { host: [HOST], group: ["uplink"] });
     expect(await problem(influxd, good)).toBeUndefined();
     const badMeasurement = good.replace('FROM "standby_group"', 'FROM "standby_gruop"');
     const badField = good.replace('last("active")', 'last("actve")');
