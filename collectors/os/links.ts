@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import type { CollectorContext, StreamCollector } from "../../src/collector.js";
 import type { Sample } from "../../src/engine/types.js";
+import { diesWithParent } from "../../src/util/kill.js";
 import type { OsCollectorSpec } from "./config.js";
 import type { OsCollectorOptions } from "./options.js";
 import {
@@ -129,7 +130,8 @@ export class WatchRun {
     let stderr = "";
     let child: ChildProcess;
     try {
-      child = spawn(file!, [...pre, "-o", "monitor", "link"], { stdio: ["ignore", "pipe", "pipe"] });
+      const [exe, ...args] = diesWithParent([file!, ...pre, "-o", "monitor", "link"]);
+      child = spawn(exe, args, { stdio: ["ignore", "pipe", "pipe"] });
     } catch (err) {
       this.ipEnded(startedAt, `cannot run ${cmd.join(" ")}: ${errMessage(err)}`);
       return;

@@ -6,7 +6,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { performance } from "node:perf_hooks";
 import type { Log } from "../../src/collector.js";
-import { KILL_GRACE_MS } from "../../src/util/kill.js";
+import { diesWithParent, KILL_GRACE_MS } from "../../src/util/kill.js";
 import { errCode, fmtMs, lines, Throttle, track } from "./child.js";
 import { fpingArgs, type IcmpSettings, type IcmpTool, type ProbeStats, pingArgs } from "./icmp-args.js";
 import { type ProbeLine, parseFpingLine, parsePingLine } from "./parse.js";
@@ -87,7 +87,8 @@ export class IcmpRunner {
     const argv = [...command.slice(1), ...(tool === "fping" ? fpingArgs(settings) : pingArgs(settings))];
     let child: ChildProcess;
     try {
-      child = spawn(command[0]!, argv, { stdio: ["ignore", "pipe", "pipe"] });
+      const [exe, ...args] = diesWithParent([command[0]!, ...argv]);
+      child = spawn(exe, args, { stdio: ["ignore", "pipe", "pipe"] });
     } catch (err) {
       // Synchronous spawn failures (bad arguments) are rare; treat them as a failed start.
       this.tool = tool;
