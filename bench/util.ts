@@ -3,7 +3,9 @@
  * process of its own with its stderr kept whole, and a summary of what it logged.
  */
 import { spawn } from "node:child_process";
-import { MAIN, RunningDaemon } from "../test/e2e/daemon-harness.js";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { MAIN, ROOT, RunningDaemon } from "../test/e2e/daemon-harness.js";
 
 export interface Dist {
   readonly n: number;
@@ -38,6 +40,14 @@ export function fmtDist(d: Dist, unit = "ms"): string {
 /** Rounds to 3 decimals (figures in the results file). */
 export const r3 = (x: number) => Math.round(x * 1000) / 1000;
 
+/**
+ * The V8 options the daemon runs with in production (`scripts/node-options`, which the systemd unit and
+ * scripts/run.sh use); `BENCH_NODE_OPTIONS` replaces them (`BENCH_NODE_OPTIONS=` measures V8's defaults).
+ */
+export function daemonNodeOptions(): string {
+  return process.env.BENCH_NODE_OPTIONS ?? readFileSync(join(ROOT, "scripts", "node-options"), "utf8").trim();
+}
+
 /** The daemon (`node [nodeArgs] dist/src/cli/main.js run --config FILE`), its stderr also kept as one text. */
 export class BenchDaemon extends RunningDaemon {
   stderrText = "";
@@ -45,6 +55,10 @@ export class BenchDaemon extends RunningDaemon {
   constructor(configFile: string, stateDir: string, nodeArgs: readonly string[] = []) {
     const child = spawn(process.execPath, [...nodeArgs, MAIN, "run", "--config", configFile], {
       stdio: ["ignore", "pipe", "pipe"],
+      env: {
+        ...process.env,
+        NODE_OPTIONS: `${daemonNodeOptions()} ${process.env.NODE_OPTIONS ?? ""}`.trim(),
+      },
     });
     super(child, stateDir);
     // RunningDaemon splits each chunk on its own (a line can span two chunks): keep the raw text as well

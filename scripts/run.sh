@@ -10,4 +10,7 @@ scripts/setup.sh
 scripts/runtime-deps.sh
 mkdir -p state
 echo "standby: logs in state/standby.log, events in state/events.jsonl; Ctrl-C stops" >&2
+# The V8 options the service runs with (scripts/node-options: a young generation of 2 × 4 MB, BENCHMARKS.md "SNMP").
+NODE_OPTIONS="$(cat scripts/node-options) ${NODE_OPTIONS:-}"
+export NODE_OPTIONS
 exec node dist/src/cli/main.js run --config etc/default.yaml --view "$@" 2>>state/standby.log

@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import type { EventOf, StandbyEvent } from "../../src/groups/events.js";
 import type { DualUplinkTestbed } from "./testbed.js";
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..").replace(/\/dist$/, "");
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..").replace(/\/dist$/, "");
 export const MAIN = join(ROOT, "dist/src/cli/main.js");
 
 /** The compiled daemon must be there and not older than the sources (scripts/test.sh builds it). */
