@@ -80,7 +80,9 @@ export const metricName = z
     error: (iss) => `${describeValue(iss.input)} is not a metric name; expected e.g. probe.rtt_ms`,
   })
   // Metric names are keys of plain objects (metrics.prom): JavaScript's prototype setter is not one.
-  .refine((m) => m !== "__proto__", { error: '"__proto__" is not a metric name; expected e.g. probe.rtt_ms' });
+  .refine((m) => m !== "__proto__", {
+    error: '"__proto__" is not a metric name; expected e.g. probe.rtt_ms',
+  });
 
 export const nonEmpty = z.string().min(1, { error: "must not be empty" });
 
