@@ -4,12 +4,13 @@
 # (openipmi's ipmi_sim, read by ipmitool), smartctl (smartmontools: its --scan and exit-status behaviour), an SNMP
 # agent (snmpd, whose simulated tables are a python3 pass_persist program; snmp's snmpget/snmptrap), snmpsim
 # (many simulated agents for the SNMP benchmark) and InfluxDB 1.x (influxdb's influxd, for the influx sink and the
-# Grafana dashboards' queries; influxdb-client's `influx` shell, to look at what a test wrote).
+# Grafana dashboards' queries; influxdb-client's `influx` shell, to look at what a test wrote) and Prometheus
+# (its `promtool check metrics` parses and lints the daemon's /metrics text).
 # Idempotent and quick when everything is there already.
 set -euo pipefail
 
 PACKAGES=(iproute2 iputils-ping fping arping nftables procps curl openipmi ipmitool smartmontools snmpd snmp snmpsim python3
-  influxdb influxdb-client)
+  influxdb influxdb-client prometheus)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -26,13 +27,15 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# The tests run private snmpd and influxd instances on free loopback ports; a system service that this script
-# just installed (Debian starts snmpd, and influxdb on every address at port 8086, on install) is not what the
-# user asked for: stop and disable it again. (Where policy-rc.d forbids starting services, none was started.)
+# The tests run private snmpd and influxd instances on free loopback ports, and use only promtool of prometheus; a
+# system service that this script just installed (Debian starts snmpd, influxdb on every address at port 8086, and
+# prometheus at port 9090, on install) is not what the user asked for: stop and disable it again. (Where
+# policy-rc.d forbids starting services, none was started.)
 for p in "${missing[@]}"; do
   case "$p" in
     snmpd) unit=snmpd ;;
     influxdb) unit=influxdb ;;
+    prometheus) unit=prometheus ;;
     *) continue ;;
   esac
   if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then

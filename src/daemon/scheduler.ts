@@ -8,6 +8,8 @@ export interface CollectorStats {
   samples: number;
   lastRunAt?: number;
   lastDurationMs?: number;
+  /** Whether the last finished run succeeded (absent before the first run ends); lastError stays after a success. */
+  lastOk?: boolean;
   lastError?: string;
 }
 
@@ -109,6 +111,7 @@ export class Scheduler {
     stats.lastRunAt = started;
     const timeout = (): Sample[] => {
       stats.timeouts++;
+      stats.lastOk = false;
       stats.lastError = `timed out after ${c.timeout} ms`;
       this.log.warn(
         { collector: c.name, timeout_ms: c.timeout },
@@ -120,12 +123,14 @@ export class Scheduler {
       const r = await Promise.race([c.collect(ac.signal), timedOut]);
       if (r === "timeout" || expired) return timeout();
       stats.samples += r.length;
+      stats.lastOk = true;
       if (r.length > 0) this.emit(c.name, r);
       return r;
     } catch (err) {
       // A collector that gave up on its aborted signal timed out; it did not fail on its own.
       if (expired) return timeout();
       stats.failures++;
+      stats.lastOk = false;
       stats.lastError = (err as Error).message;
       if (!this.stop.signal.aborted)
         this.log.warn({ collector: c.name, err: stats.lastError }, "collector run failed");
