@@ -85,7 +85,7 @@ function config(dir: string, ports: readonly number[], o: SnmpFleetOptions, api:
     `host: bench-snmp
 state_dir: ${join(dir, "state")}
 rules: [${rules === "none" ? "" : rules}]
-api: {listen: "127.0.0.1:${api}"}
+api: {socket: "", listen: "127.0.0.1:${api}"}
 collectors:
 ${blocks.join("\n")}
 `,

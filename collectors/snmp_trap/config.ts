@@ -139,4 +139,9 @@ export const metrics: readonly MetricInfo[] = [
     labels: ["target", "index", "descr"],
     help: "CISCO-ENVMON fan state of a trap: ok warning failed absent",
   },
+  {
+    name: "snmp.sensor.status",
+    labels: ["target", "index", "name", "type"],
+    help: "an entPhySensorOperStatus varbind of a trap (ENTITY-SENSOR): ok unknown failed",
+  },
 ];

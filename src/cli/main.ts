@@ -3,11 +3,12 @@
 import { Command } from "commander";
 import { DEFAULT_CONFIG, runCheck } from "./commands/check.js";
 import { runCollect } from "./commands/collect.js";
-import { runControl, runStatus } from "./commands/control.js";
+import { runControl, runEvents, runStatus } from "./commands/control.js";
 import { runDaemon } from "./commands/run.js";
 import { runSchema } from "./commands/schema.js";
 import { runSimulate } from "./commands/simulate.js";
 import { processIo } from "./io.js";
+import { VERSION } from "./version.js";
 
 // `standby schema | head` closes the pipe early: that is not an error.
 process.stdout.on("error", (e: NodeJS.ErrnoException) => {
@@ -19,7 +20,8 @@ const program = new Command()
   .name("standby")
   .description(
     "Watches redundant parts of servers and networks and fails over to the redundant path when one breaks",
-  );
+  )
+  .version(`standby ${VERSION} (Node.js ${process.versions.node})`, "-V, --version");
 
 program
   .command("check")
@@ -110,20 +112,52 @@ program
     process.exit();
   });
 
+const SOCKET_HELP = "the daemon's API socket (default: api.socket of the config, else /run/standby/api.sock)";
+const CONFIG_HELP = "the config file (only its api: block is read: the socket, or the TCP address and token)";
+
 program
   .command("status")
   .description("groups, active members, each member's health and the rules behind it, last events")
-  .option("-c, --config <file>", "the config file (for the API address and token)", DEFAULT_CONFIG)
+  .option("-c, --config <file>", CONFIG_HELP, DEFAULT_CONFIG)
+  .option("--socket <path>", SOCKET_HELP)
   .option("--json", "the raw status JSON")
-  .action(async (opts: { config: string; json?: boolean }) => {
-    process.exitCode = await runStatus({ config: opts.config, json: opts.json === true }, processIo);
+  .action(async (opts: { config: string; json?: boolean; socket?: string }) => {
+    process.exitCode = await runStatus(
+      { config: opts.config, json: opts.json === true, ...(opts.socket ? { socket: opts.socket } : {}) },
+      processIo,
+    );
   });
+
+program
+  .command("events")
+  .description("the daemon's events (the last 50, or --since); -f follows new ones live, like journalctl -f")
+  .option("-c, --config <file>", CONFIG_HELP, DEFAULT_CONFIG)
+  .option("--socket <path>", SOCKET_HELP)
+  .option("-f, --follow", "keep printing events as they happen, until interrupted")
+  .option("--since <when>", "events since a duration ago (1h, 30m) or a time (2026-12-01T10:00:00Z)")
+  .option("--group <group>", "only this group's events")
+  .option("--json", "one JSON event a line, as the event log has them")
+  .action(
+    async (opts: {
+      config: string;
+      socket?: string;
+      follow?: boolean;
+      since?: string;
+      group?: string;
+      json?: boolean;
+    }) => {
+      process.exitCode = await runEvents(opts, processIo);
+      process.exit();
+    },
+  );
 
 const control = (name: string, description: string, extra?: (c: Command) => Command) => {
   let cmd = program
     .command(`${name} <group>${name === "pin" ? " <member>" : ""}`)
     .description(description)
-    .option("-c, --config <file>", "the config file (for the API address and token)", DEFAULT_CONFIG);
+    .option("-c, --config <file>", CONFIG_HELP, DEFAULT_CONFIG)
+    .option("--socket <path>", SOCKET_HELP)
+    .option("--reason <text>", "why, in the event log and the daemon's log");
   if (extra) cmd = extra(cmd);
   cmd.action(async (group: string, ...rest: unknown[]) => {
     const member = name === "pin" ? (rest[0] as string) : undefined;
@@ -134,7 +168,16 @@ const control = (name: string, description: string, extra?: (c: Command) => Comm
     if (typeof opts.for === "string") body.for = opts.for;
     if (opts.force === true) body.force = true;
     if (typeof opts.reason === "string") body.reason = opts.reason;
-    process.exitCode = await runControl({ config: opts.config, group, command: name, body }, processIo);
+    process.exitCode = await runControl(
+      {
+        config: opts.config,
+        group,
+        command: name,
+        body,
+        ...(typeof opts.socket === "string" ? { socket: opts.socket } : {}),
+      },
+      processIo,
+    );
   });
 };
 control(
@@ -152,9 +195,7 @@ control("pin", "make MEMBER the preferred member (switching to it now), optional
     .option("--force", "pin even an unhealthy member"),
 );
 control("unpin", "remove the pin; the normal priority order applies again");
-control("freeze", "stop automatic switching of the group", (c) =>
-  c.option("--reason <text>", "why, for the event log"),
-);
+control("freeze", "stop automatic switching of the group");
 control("unfreeze", "resume automatic switching");
 
 await program.parseAsync(process.argv);

@@ -143,7 +143,11 @@ async function loadConfigInner(text: string, file: string, opts: LoadOptions): P
     groups: resolveFileSecrets(groups, base),
     notify: resolveFileSecrets(spec.notify, base),
     sinks: resolveFileSecrets(spec.sinks, base),
-    ...(spec.api ? { api: resolveFileSecrets(spec.api, base) } : {}),
+    api: {
+      ...resolveFileSecrets(spec.api, base),
+      // "" turns the socket off; a relative path is relative to this file, as every path here.
+      socket: spec.api.socket === "" ? "" : path.resolve(base, spec.api.socket),
+    },
     configFile: file,
   };
   const warnings = [...verifyWarnings(f, config), ...catalogueWarnings(ruleLoads, config.collectors)];

@@ -286,10 +286,37 @@ const sinksSchema = z
   .strictObject({ influx: influxSinkSchema.optional() })
   .meta({ description: "Where samples, decisions and events go besides metrics.prom and the event log" });
 
-const apiSchema = z.strictObject({
-  listen: listenAddr.default("127.0.0.1:9477"),
-  token: secretSchema.optional(),
-});
+/** Where the API's Unix socket is when the config does not say (`api.socket`). */
+export const DEFAULT_API_SOCKET = "/run/standby/api.sock";
+
+export const apiSchema = z
+  .strictObject({
+    socket: z
+      .string()
+      .default(DEFAULT_API_SOCKET)
+      .meta({
+        description: `The CLI's Unix socket (mode 0660, group standby: its permissions are the authentication); "" turns it off. Default ${DEFAULT_API_SOCKET}`,
+      }),
+    listen: listenAddr.optional().meta({
+      description: "HOST:PORT of a TCP listener (the web page, /metrics, remote tools); off unless set",
+    }),
+    token: secretSchema.optional().meta({
+      description:
+        "The token state-changing calls over TCP need (Authorization: Bearer); reads need it too on a non-loopback listener",
+    }),
+    metrics: z
+      .boolean()
+      .default(false)
+      .meta({ description: "Serve GET /metrics (Prometheus) on the TCP listener" }),
+  })
+  .superRefine((a, ctx) => {
+    if (a.metrics && a.listen === undefined)
+      ctx.addIssue({
+        code: "custom",
+        path: ["metrics"],
+        message: "metrics: true needs a TCP listener (api.listen)",
+      });
+  });
 
 export const configSchema = z
   .strictObject({
@@ -303,7 +330,7 @@ export const configSchema = z
     groups: z.array(groupSchema).default([]),
     notify: z.array(notifySchema).default([]),
     sinks: sinksSchema.prefault({}),
-    api: apiSchema.optional(),
+    api: apiSchema.prefault({}),
   })
   .meta({
     title: "standby.yaml",
@@ -333,7 +360,7 @@ export interface Config {
   readonly groups: readonly GroupSpec[];
   readonly notify: readonly NotifySpec[];
   readonly sinks: SinksSpec;
-  readonly api?: ApiSpec;
+  readonly api: ApiSpec;
   /** The config file, as given to the loader. */
   readonly configFile: string;
 }

@@ -2,6 +2,7 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { routeReader } from "../actions/routes.js";
 import { runAction } from "../actions/run.js";
+import type { Caller } from "../api/guard.js";
 import type { Log } from "../collector.js";
 import type { Config } from "../config/schema.js";
 import { withDefaultStaleness } from "../config/staleness.js";
@@ -12,6 +13,7 @@ import { type Output, Pipeline } from "../pipeline.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { type Clock, systemClock, toWall } from "../util/clock.js";
 import { CollectorRuntime } from "./collectors.js";
+import { type EventQuery, EventSubscribers, operatorEvent, queryEvents } from "./eventquery.js";
 import type { CommandResult, DaemonOptions } from "./options.js";
 import { missingInterfaces } from "./preflight.js";
 import { EventRecorder } from "./recorder.js";
@@ -54,6 +56,7 @@ export class Daemon {
   private reassertTimer: NodeJS.Timeout | undefined;
   private readonly reloads: ReloadQueue;
   private readonly sinks: Sinks;
+  private readonly subscribers = new EventSubscribers();
   /** Monotonic ms. */
   readonly startedAt: number;
   /** Wall ms (the live view's time origin). */
@@ -76,6 +79,7 @@ export class Daemon {
       appendEvents: opts.appendEvents,
       onEvent: (e) => {
         this.sinks.event(e);
+        this.subscribers.publish(e);
         opts.onEvent?.(e);
       },
       hooks: () => this.config.notify,
@@ -256,11 +260,25 @@ export class Daemon {
     return this.requestReload(async () => ({ ok: true, config }));
   }
 
-  /** An operator command on a group (from the API); times in the command are monotonic. */
-  async command(group: string, cmd: Command): Promise<CommandResult> {
-    const r = this.pipeline.command(group, { ...cmd, by: "operator" }, this.now());
-    const events = this.handle(r);
+  /**
+   * An operator command on a group (from the API); times in the command are monotonic. Its events carry who
+   * (`by`: socket or token, `who`) and the reason the operator gave (`operator_reason`, also in `reason`).
+   */
+  async command(group: string, cmd: Command, caller?: Caller & { reason?: string }): Promise<CommandResult> {
+    const by = caller ? `${caller.by} (${caller.who})` : "operator";
+    const r = this.pipeline.command(group, { ...cmd, by }, this.now());
+    const events = this.handle(caller ? { ...r, events: r.events.map((e) => operatorEvent(e, caller)) } : r);
     return { ok: r.error === undefined, ...(r.error ? { error: r.error } : {}), events };
+  }
+
+  /** Events for the API (wall `since`), oldest first. */
+  eventsSince(q: EventQuery): Promise<StandbyEvent[]> {
+    return queryEvents(this.events.recent(1000), join(this.config.state_dir, "events.jsonl"), q);
+  }
+
+  /** Every event as it is recorded (the API's live stream). */
+  subscribe(fn: (e: StandbyEvent) => void): () => void {
+    return this.subscribers.subscribe(fn);
   }
 
   /** Feeds samples (the collectors' emit); their `ts` is monotonic. */
@@ -291,6 +309,7 @@ export class Daemon {
       events: this.recentEvents(20),
       sinks: this.sinks.status(),
       wall: (t) => this.wallOf(t),
+      now: this.now(),
     });
   }
 

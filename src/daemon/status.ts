@@ -2,8 +2,10 @@ import type { Collector } from "../collector.js";
 import type { Config } from "../config/schema.js";
 import type { GroupState } from "../groups/controller.js";
 import type { StandbyEvent } from "../groups/events.js";
+import type { GroupSpec } from "../groups/types.js";
 import type { Pipeline } from "../pipeline.js";
 import type { InfluxSinkStatus } from "../sinks/influx/sink.js";
+import { formatDuration } from "../util/duration.js";
 import type { CollectorStats } from "./scheduler.js";
 
 /** A reload's outcome, as `standby status` and the live view show it. */
@@ -34,6 +36,8 @@ export interface DaemonStatus {
     pin?: GroupState["pin"];
     /** A switch decided and not finished yet (its actions are running or queued). */
     switching?: boolean;
+    /** Why a more preferred healthy member is not active yet (the hold, the failback mode, a pin or a freeze). */
+    waiting?: string;
     members: { name: string; priority: number; health: string; reason: string; healthy_since?: number }[];
   }[];
   rules: {
@@ -100,6 +104,8 @@ export interface StatusSource {
   readonly sinks: { influx?: InfluxSinkStatus };
   /** A monotonic time → wall time. */
   readonly wall: (mono: number) => number;
+  /** Monotonic now. */
+  readonly now: number;
 }
 
 export function buildStatus(src: StatusSource): DaemonStatus {
@@ -133,6 +139,7 @@ export function buildStatus(src: StatusSource): DaemonStatus {
           ? { pin: { ...s.pin, ...(s.pin.until !== undefined ? { until: w(s.pin.until) } : {}) } }
           : {}),
         ...(src.switching(g.name) ? { switching: true } : {}),
+        ...withWaiting(g, s, src.now),
         members: g.members.map((m) => ({
           name: m.name,
           priority: m.priority,
@@ -172,4 +179,28 @@ export function buildStatus(src: StatusSource): DaemonStatus {
     sinks: src.sinks,
     process: processStatus(),
   };
+}
+
+/** Why the group is not (yet) on a more preferred healthy member, in words; nothing when it is on the best. */
+function withWaiting(g: GroupSpec, s: GroupState, now: number): { waiting?: string } {
+  const active = g.members.find((m) => m.name === s.active);
+  const better = g.members
+    .filter((m) => active && m.priority > active.priority && s.health[m.name]?.health === "healthy")
+    .sort((a, b) => b.priority - a.priority)[0];
+  if (!better) return {};
+  let why: string;
+  if (s.frozen) why = `frozen: ${s.frozen.reason}`;
+  else if (s.pin) why = `pinned to ${s.pin.member}`;
+  else if (g.failback.mode !== "auto")
+    why = `failback is ${g.failback.mode}: \`standby failback ${g.name}\` switches`;
+  else {
+    const since = s.healthySince[better.name];
+    const left = since === undefined ? s.hold : Math.max(0, s.hold - (now - since));
+    const doubled =
+      s.hold > g.failback.hold
+        ? `, doubled from ${formatDuration(g.failback.hold)} after a failed failback`
+        : "";
+    why = `hold ${formatDuration(s.hold)}${doubled}: failback in ${formatDuration(Math.ceil(left / 1000) * 1000)}`;
+  }
+  return { waiting: `${better.name} is healthy and preferred; ${why}` };
 }

@@ -13,6 +13,12 @@ interface Base {
   readonly reason: string;
   /** Written by `standby run --dry-run`: decided, nothing acted on. */
   readonly dry_run?: true;
+  /** An operator's call through the API: over the Unix socket, or with the token (TCP). */
+  readonly by?: "socket" | "token";
+  /** Who made it: "uid 0 (root), pid 4242" (socket), "token 1a2b3c4d" (its hash's start). */
+  readonly who?: string;
+  /** The reason the operator gave (`--reason`). */
+  readonly operator_reason?: string;
 }
 
 /** A rule instance that contributes to a decision. */

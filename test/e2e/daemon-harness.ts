@@ -104,7 +104,7 @@ groups:
     failback: {mode: auto, hold: ${o.hold ?? "3s"}}
     damping: {max_switches: 1000, within: 10m}
 ${o.extraGroups ?? ""}
-api: {listen: "127.0.0.1:9477"}
+api: {socket: api.sock, listen: "127.0.0.1:9477"}
 `;
   const file = join(dir, "standby.yaml");
   writeFileSync(file, config);

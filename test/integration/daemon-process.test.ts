@@ -28,7 +28,7 @@ groups:
       - {name: primary, priority: 100, health: [svc-down], activate: []}
       - {name: backup, priority: 50, health: [], activate: []}
     failback: {mode: manual}
-api: {listen: "127.0.0.1:${apiPort}"}
+api: {socket: api.sock, listen: "127.0.0.1:${apiPort}"}
 ${extraRule}`;
 }
 
@@ -85,9 +85,13 @@ describe("standby run as a process", () => {
 
   it("`standby failover` and `failback` switch through the API and print the events", async () => {
     const fo = await cli("failover", "svc");
-    expect(fo.stdout).toMatch(/manual_switch svc: operator failover by operator from primary to backup/);
+    expect(fo.stdout).toMatch(
+      /manual_switch svc: primary → backup \[socket: uid \d+.*\] — operator failover by socket \(uid/,
+    );
     const fb = await cli("failback", "svc");
-    expect(fb.stdout).toMatch(/manual_switch svc: operator failback by operator to primary/);
+    expect(fb.stdout).toMatch(
+      /manual_switch svc: backup → primary \[socket: uid \d+.*\] — operator failback by socket \(uid \d+.*\) to primary/,
+    );
     await expect(cli("pin", "svc", "nobody")).rejects.toMatchObject({
       stderr: expect.stringContaining('standby pin svc: group "svc" has no member "nobody"'),
     });
@@ -103,6 +107,18 @@ describe("standby run as a process", () => {
     }
     expect(daemon.exitCode).toBeNull();
     const port = (server.address() as { port: number }).port;
+    // A typo that only the schema sees (the api: block is fine): refused, and the CLI still reaches the daemon
+    // and says why — the moment an operator needs it.
+    writeFileSync(file, config(port, apiPort, dir).replace("mode: manual", "mode: sometimes"));
+    daemon.kill("SIGHUP");
+    const t2 = Date.now();
+    while ((stderr.match(/reload refused/g) ?? []).length < 2) {
+      if (Date.now() - t2 > 5000) throw new Error(`no second refusal logged: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const refused = await cli("status");
+    expect(refused.stdout).toMatch(/last reload .*: invalid config .*failback\.mode/);
+    expect(refused.stdout).toMatch(/group svc: active/);
     writeFileSync(file, config(port, apiPort, dir));
     daemon.kill("SIGHUP");
     const t1 = Date.now();

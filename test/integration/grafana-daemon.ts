@@ -189,6 +189,7 @@ export class DashboardRun {
       [
         `host: ${HOST}`,
         `state_dir: ${join(web, "state")}`,
+        `api: {socket: ""}`,
         "rules: [rules.yaml]",
         "collectors:",
         "  - {name: local, type: os, interval: 1s}",
@@ -227,6 +228,7 @@ export class DashboardRun {
       [
         `host: ${EDGE}`,
         `state_dir: ${join(edge, "state")}`,
+        `api: {socket: ""}`,
         "rules: [rules.yaml]",
         "collectors:",
         probe("wan-1", b, 100),

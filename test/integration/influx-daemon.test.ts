@@ -42,6 +42,7 @@ function config(
 ): string {
   return `host: itest
 state_dir: ${join(dir, "state")}
+api: {socket: ""}
 rules: [rules.yaml]
 collectors:
   - {name: local, type: os, interval: 500ms}

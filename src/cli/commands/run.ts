@@ -1,9 +1,10 @@
-import type { Server } from "node:http";
 import { pino } from "pino";
-import { startApi } from "../../api/server.js";
+import { PromMetrics } from "../../api/prometheus.js";
+import { type ApiServer, startApi } from "../../api/server.js";
 import type { Log } from "../../collector.js";
 import { formatError, loadConfig } from "../../config/load.js";
-import { resolveSecret } from "../../config/secrets.js";
+import type { ApiSpec } from "../../config/schema.js";
+import { describeSecret, resolveSecret } from "../../config/secrets.js";
 import { Daemon, type ReloadOutcome } from "../../daemon/daemon.js";
 import { formatEvent, formatOffset } from "../format.js";
 import type { Io } from "../io.js";
@@ -87,6 +88,19 @@ export async function runDaemon(opts: RunOptions, io: Io): Promise<number> {
     hupDuringStart = true;
   };
   process.on("SIGHUP", () => onHup());
+  // A configured token that cannot be read or is empty stops the start: never "no auth" by accident.
+  let token: string | undefined;
+  try {
+    token = await apiToken(loaded.config.api);
+  } catch (err) {
+    log.fatal({ err: (err as Error).message }, "standby cannot start");
+    io.err(`standby: cannot start: ${(err as Error).message}`);
+    return 1;
+  }
+  // Prometheus counters see every event from the start (only when /metrics is served: it keeps an event-loop
+  // monitor and a GC observer running).
+  const prom = loaded.config.api.metrics ? new PromMetrics() : undefined;
+  if (prom) daemon.subscribe((e) => prom.observe(e));
   try {
     await daemon.start();
   } catch (err) {
@@ -94,21 +108,23 @@ export async function runDaemon(opts: RunOptions, io: Io): Promise<number> {
     io.err(`standby: cannot start: ${(err as Error).message}`);
     return 1;
   }
-  let api: Server | undefined;
-  const apiSpec = loaded.config.api ?? { listen: "127.0.0.1:9477" };
+  let api: ApiServer | undefined;
+  const apiSpec = loaded.config.api;
   try {
-    const token = apiSpec.token ? await resolveSecret(apiSpec.token) : undefined;
+    const metrics = prom ? { metrics: () => prom.render(daemon.status()) } : {};
     api = await startApi(daemon, {
-      listen: apiSpec.listen,
+      ...metrics,
+      ...(apiSpec.socket ? { socket: apiSpec.socket } : {}),
+      ...(apiSpec.listen ? { listen: apiSpec.listen } : {}),
       ...(token ? { token } : {}),
       log,
       clock: daemon.clock,
     });
-    log.info({ listen: apiSpec.listen }, "api listening");
+    log.info({ listen: api.listening }, "api listening");
   } catch (err) {
     // Monitoring goes on without the API: failing over matters more than `standby status`.
     log.error(
-      { err: (err as Error).message, listen: apiSpec.listen },
+      { err: (err as Error).message, socket: apiSpec.socket, listen: apiSpec.listen },
       "api cannot start; running without it",
     );
   }
@@ -129,7 +145,7 @@ export async function runDaemon(opts: RunOptions, io: Io): Promise<number> {
         log.error({ err: (err as Error).message }, "stop failed");
         code = code || 1;
       }
-      await new Promise<void>((r) => (api ? api.close(() => r()) : r()));
+      await api?.close();
       resolve(code);
     };
     process.on("SIGTERM", () => void stop("SIGTERM", 0));
@@ -144,4 +160,18 @@ export async function runDaemon(opts: RunOptions, io: Io): Promise<number> {
 /** A reload in the live view. */
 export function formatReload(r: ReloadOutcome, t0: number): string {
   return `${formatOffset(r.ts, t0).padStart(10)}  ${(r.ok ? "reloaded" : "reload_refused").padEnd(19)} — ${r.message}`;
+}
+
+/** The API token from its secret: one that cannot be read, is empty or too short to guess is an error. */
+export async function apiToken(api: ApiSpec): Promise<string | undefined> {
+  if (!api.token) return undefined;
+  let t: string;
+  try {
+    t = (await resolveSecret(api.token)).trim();
+  } catch (err) {
+    throw new Error(`api.token: ${(err as Error).message}`);
+  }
+  if (t === "") throw new Error(`api.token ${describeSecret(api.token)} is empty`);
+  if (t.length < 16) throw new Error(`api.token ${describeSecret(api.token)} is shorter than 16 characters`);
+  return t;
 }

@@ -201,8 +201,10 @@ describe("the validated config", () => {
       PRIV: { kind: "env", name: "PRIV" },
     });
     expect(c.api).toEqual({
+      socket: "/run/standby/api.sock",
       listen: "127.0.0.1:9477",
       token: { kind: "file", path: "/etc/standby/api.token" },
+      metrics: false,
     });
   });
 
@@ -234,6 +236,7 @@ describe("the validated config", () => {
       groups: [],
       notify: [],
       sinks: {},
+      api: { socket: "/run/standby/api.sock", metrics: false },
       configFile: `${FIXTURES}/empty-map.good.yaml`,
     });
   });
