@@ -360,16 +360,21 @@ async function events(ctx: Ctx, url: URL, req: IncomingMessage, res: ServerRespo
   });
   res.write("retry: 2000\n\n");
   const match = (e: StandbyEvent) => !group || ("group" in e && e.group === group);
+  // A reader that does not keep up (1 MiB unread) is cut off: the daemon never buffers for it without bound.
+  const write = (text: string) => {
+    if (res.writableLength > 1024 * 1024) return void res.destroy();
+    res.write(text);
+  };
   // Subscribed before the backlog is read: an event recorded meanwhile is not lost (it may come twice).
   const queued: StandbyEvent[] = [];
   let live = false;
   const unsubscribe = ctx.backend.subscribe((e) => {
     if (!match(e)) return;
-    if (live) res.write(`data: ${JSON.stringify(e)}\n\n`);
+    if (live) write(`data: ${JSON.stringify(e)}\n\n`);
     else queued.push(e);
   });
   ctx.streams.add(res);
-  const beat = setInterval(() => res.write(": keepalive\n\n"), 15_000);
+  const beat = setInterval(() => write(": keepalive\n\n"), 15_000);
   req.socket.setTimeout(0);
   const end = () => {
     clearInterval(beat);
@@ -377,7 +382,7 @@ async function events(ctx: Ctx, url: URL, req: IncomingMessage, res: ServerRespo
     ctx.streams.delete(res);
   };
   res.once("close", end);
-  for (const e of await ctx.backend.eventsSince(query)) res.write(`data: ${JSON.stringify(e)}\n\n`);
-  for (const e of queued) res.write(`data: ${JSON.stringify(e)}\n\n`);
+  for (const e of await ctx.backend.eventsSince(query)) write(`data: ${JSON.stringify(e)}\n\n`);
+  for (const e of queued) write(`data: ${JSON.stringify(e)}\n\n`);
   live = true;
 }
