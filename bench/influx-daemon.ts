@@ -1,23 +1,25 @@
 /**
- * The daemon's extra CPU and RSS for the influx sink under a realistic load. Two real daemons
- * (`node dist/src/cli/main.js run`) with the same config but for `sinks.influx`, started together (the order
- * alternating by round), measured in the same windows against the idle-Node floor (bench/idle.ts: schedstat of
- * every thread): two TCP probes every 100 ms (to listeners of this process), the os collector (its default
- * interval, 5 s), one snmp collector every 10 s with the `if` profile against a simulated 11-interface switch
- * (snmpsimd, bench/snmp-sim.ts: 11 × 9 series + `snmp.up` = 100 series), four rules and one group of two members
- * (whose states the sink writes every 10 s). Fresh processes every round. At the end of a round the sink's own
- * counters (`GET /v1/status`) are read and its database is counted in influxd: the points must be there.
+ * The daemon's extra CPU and RSS for the influx sink under a realistic load. Three real daemons
+ * (`node dist/src/cli/main.js run`) with the same config but for `sinks.influx` — one with it, one without it and
+ * a control, a second one without it (what two identical daemons differ by: the resolution) — started together
+ * (the order rotating by round) and measured in the same windows against the idle-Node floor (bench/idle.ts:
+ * schedstat of every thread). The load: two TCP probes every 100 ms (to listeners of this process), the os
+ * collector (its default interval, 5 s), one snmp collector every 10 s with the `if` profile against a simulated
+ * 11-interface switch (snmpsimd, bench/snmp-sim.ts: 11 × 9 series + `snmp.up` = 100 series), four rules and one
+ * group of two members (whose states the sink writes every 10 s). Fresh processes every round. At the end of a
+ * round the sink's own counters (`GET /v1/status`) are read and its database is counted in influxd: the points
+ * must be there. The whole host's busy time is reported too (the VM is shared: other work shows there).
  */
 import type { ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
-import { tmpdir } from "node:os";
+import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { InfluxSinkStatus } from "../src/sinks/influx/sink.js";
 import { freeTcpPort } from "../test/peers/common.js";
 import type { Influxd } from "../test/peers/influxd.js";
 import { cpuNs, type IdleResult, measureIdle, startFloor } from "./idle.js";
-import { countPoints, median, sleep, sum } from "./influx-load.js";
+import { countPoints, hostBusyPercent, hostCpu, median, sleep, sum } from "./influx-load.js";
 import { SIM_COMMUNITY, SnmpSim } from "./snmp-sim.js";
 import { BenchDaemon, r3, summarizeLog } from "./util.js";
 
@@ -31,14 +33,20 @@ export interface DaemonOptions {
 export interface DaemonRound {
   readonly round: number;
   readonly idle: IdleResult;
-  /** % of a core above the floor, median of the windows: without and with the sink, and of (with − without). */
+  /**
+   * % of a core above the floor, median of the windows: without and with the sink, and of (with − without); the
+   * control is a second daemon without the sink (control − without: what two identical daemons differ by).
+   */
   readonly withoutPercent: number;
   readonly withPercent: number;
   readonly diffPercent: number;
+  readonly controlDiffPercent: number;
   readonly withoutRssMb: number;
+  readonly controlRssMb: number;
   readonly withRssMb: number;
-  /** influxd's CPU over the windows (writing the daemon's points), % of a core. */
+  /** influxd's CPU over the windows (writing the daemon's points), and the whole host's, % of a core. */
   readonly influxdPercent: number;
+  readonly hostPercent: number;
   /** The sink's status at the end, and the points influxd holds (by measurement, and in all). */
   readonly sink: InfluxSinkStatus | undefined;
   readonly counted: number;
@@ -50,11 +58,14 @@ export interface DaemonRound {
 
 export interface DaemonResult extends DaemonOptions {
   readonly runs: DaemonRound[];
+  /** Medians over the rounds. */
   readonly medians: {
     withoutPercent: number;
     withPercent: number;
     diffPercent: number;
+    controlDiffPercent: number;
     withoutRssMb: number;
+    controlRssMb: number;
     withRssMb: number;
     pointsPerSec: number;
   };
@@ -124,15 +135,18 @@ async function round(
   const daemons: BenchDaemon[] = [];
   try {
     writeFileSync(join(dir, "rules.yaml"), RULES);
-    const apis = { without: await freeTcpPort(), with: await freeTcpPort() };
+    const apis = { without: await freeTcpPort(), control: await freeTcpPort(), with: await freeTcpPort() };
     const p = { ...ports, snmp: sim.ports[0]! };
     const files = {
       without: config(dir, "without", apis.without, p),
+      control: config(dir, "control", apis.control, p),
       with: config(dir, "with", apis.with, p, `sinks:\n  influx: {url: "${influxd.url}", database: ${db}}\n`),
     };
     floor = startFloor();
-    const order = n % 2 === 1 ? (["without", "with"] as const) : (["with", "without"] as const);
-    const d: Partial<Record<"without" | "with", BenchDaemon>> = {};
+    const kinds = ["without", "control", "with"] as const;
+    // the start order rotates by round
+    const order = kinds.map((_, i) => kinds[(i + n - 1) % kinds.length]!);
+    const d: Partial<Record<(typeof kinds)[number], BenchDaemon>> = {};
     for (const k of order) {
       d[k] = new BenchDaemon(files[k], join(dir, k));
       daemons.push(d[k]);
@@ -141,9 +155,15 @@ async function round(
     await Promise.all(daemons.map((x) => x.started(60_000)));
     await sleep(o.warmupMs);
     const i0 = cpuNs(influxd.pid!)!;
+    const h0 = hostCpu();
     const from = Date.now();
-    const idle = await measureIdle(floor.pid!, { without: d.without!.pid, with: d.with!.pid }, o);
+    const idle = await measureIdle(
+      floor.pid!,
+      { without: d.without!.pid, control: d.control!.pid, with: d.with!.pid },
+      o,
+    );
     const to = Date.now();
+    const hostPercent = r3(hostBusyPercent(h0, hostCpu(), cpus().length));
     const influxdPercent = (((cpuNs(influxd.pid!) ?? 0) - i0) / 1e6 / (to - from)) * 100;
     const sink = await sinkStatus(apis.with);
     const life = (Date.now() - born) / 1000;
@@ -153,16 +173,21 @@ async function round(
       throw new Error(`influxd holds ${counted} points in ${db}, the sink says it wrote ${sink?.written}`);
     const without = idle.daemons.without!;
     const withSink = idle.daemons.with!;
+    const diff = (x: typeof without) =>
+      r3(median(x.windowsAboveFloor.map((v, i) => v - without.windowsAboveFloor[i]!)));
     const warnings = daemons.flatMap((x) => summarizeLog(x.stderrText, from, to).distinct);
     return {
       round: n,
       idle,
       withoutPercent: r3(without.aboveFloorPercent),
       withPercent: r3(withSink.aboveFloorPercent),
-      diffPercent: r3(median(withSink.windowsAboveFloor.map((x, i) => x - without.windowsAboveFloor[i]!))),
+      diffPercent: diff(withSink),
+      controlDiffPercent: diff(idle.daemons.control!),
       withoutRssMb: Math.round(without.rssMb * 10) / 10,
+      controlRssMb: Math.round(idle.daemons.control!.rssMb * 10) / 10,
       withRssMb: Math.round(withSink.rssMb * 10) / 10,
       influxdPercent: r3(influxdPercent),
+      hostPercent,
       sink,
       counted,
       byMeasurement,
@@ -193,11 +218,15 @@ export async function benchDaemon(
       const r = await round(influxd, sim, ports, o, n);
       runs.push(r);
       const f = (x: number) => x.toFixed(3);
+      const w = (k: string) =>
+        r.idle.daemons[k]!.windowsAboveFloor.map((x, i) =>
+          f(x - r.idle.daemons.without!.windowsAboveFloor[i]!),
+        );
       log(
-        `influx daemon round ${n}: ${o.windows} windows of ${o.windowMs / 1000} s after ${o.warmupMs / 1000} s, floor ${f(r.idle.floorPercent)} % of a core; above the floor: without the sink ${f(r.withoutPercent)} %, with it ${f(r.withPercent)} % (difference ${f(r.diffPercent)} %; windows ${r.idle.daemons.with!.windowsAboveFloor.map((x, i) => f(x - r.idle.daemons.without!.windowsAboveFloor[i]!)).join(" ")}); RSS ${r.withoutRssMb} MB and ${r.withRssMb} MB`,
+        `influx daemon round ${n}: ${o.windows} windows of ${o.windowMs / 1000} s after ${o.warmupMs / 1000} s, floor ${f(r.idle.floorPercent)} % of a core; above the floor: without the sink ${f(r.withoutPercent)} %, with it ${f(r.withPercent)} %: difference ${f(r.diffPercent)} % (windows ${w("with").join(" ")}); control (a second daemon without it) ${f(r.controlDiffPercent)} % (windows ${w("control").join(" ")}); RSS ${r.withoutRssMb}, ${r.controlRssMb} and ${r.withRssMb} MB`,
       );
       log(
-        `influx daemon round ${n}: ${r.counted.toLocaleString("en")} points in influxd (${r.pointsPerSec}/s over the daemon's life; the sink says written ${r.sink?.written}, retried ${r.sink?.retried}, dropped ${r.sink?.dropped}, queued ${r.sink?.queue_points}, on disk ${r.sink?.spool_points}); influxd ${f(r.influxdPercent)} % of a core${r.warnings.length ? `; warnings: ${r.warnings.join("; ")}` : ""}`,
+        `influx daemon round ${n}: ${r.counted.toLocaleString("en")} points in influxd (${r.pointsPerSec}/s over the daemon's life; the sink says written ${r.sink?.written}, retried ${r.sink?.retried}, dropped ${r.sink?.dropped}, queued ${r.sink?.queue_points}, on disk ${r.sink?.spool_points}); influxd ${f(r.influxdPercent)} % of a core, the whole host ${f(r.hostPercent)} %${r.warnings.length ? `; warnings: ${r.warnings.join("; ")}` : ""}`,
       );
     }
     const m = (f: (r: DaemonRound) => number) => r3(median(runs.map(f)));
@@ -208,7 +237,9 @@ export async function benchDaemon(
         withoutPercent: m((r) => r.withoutPercent),
         withPercent: m((r) => r.withPercent),
         diffPercent: m((r) => r.diffPercent),
+        controlDiffPercent: m((r) => r.controlDiffPercent),
         withoutRssMb: m((r) => r.withoutRssMb),
+        controlRssMb: m((r) => r.controlRssMb),
         withRssMb: m((r) => r.withRssMb),
         pointsPerSec: m((r) => r.pointsPerSec),
       },

@@ -5,6 +5,7 @@
  * the same samples as line protocol bodies (the sink's own encoder) for the raw reference, sent by plain
  * `node:http` one request at a time; and counting what influxd holds.
  */
+import { readFileSync } from "node:fs";
 import http from "node:http";
 import type { Labels, Sample } from "../src/engine/types.js";
 import { SampleEncoder } from "../src/sinks/influx/line.js";
@@ -144,4 +145,20 @@ export function median(xs: readonly number[]): number {
   if (s.length === 0) return Number.NaN;
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** The host's CPU time so far, busy and total (all CPUs, /proc/stat's first line; jiffies). */
+export function hostCpu(): { busy: number; total: number } {
+  const x = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = x.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { busy: total - x[3]! - x[4]!, total };
+}
+
+/** % of one core the whole host was busy between two readings (idle and iowait are not busy). */
+export function hostBusyPercent(
+  a: { busy: number; total: number },
+  b: { busy: number; total: number },
+  cores: number,
+): number {
+  return ((b.busy - a.busy) / (b.total - a.total)) * 100 * cores;
 }

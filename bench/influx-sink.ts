@@ -5,13 +5,14 @@
  * between steps and holding back while more than 50,000 points are queued (half of `spool.memory_points`: the
  * memory path, nothing spilled). Timed from the first push to `status().written === total`; every round's
  * database is counted (all points there) and dropped. Interleaved in each round with the raw reference: the same
- * line protocol bodies, built before the timing, POSTed one at a time over node:http. CPU: this process's
+ * line protocol bodies, built before the timing (and dropped after it), POSTed one at a time over node:http. CPU: this process's
  * (`process.cpuUsage()`, minus the cost of making the Sample objects, measured alone), influxd's from
  * /proc/PID/task/*\/schedstat. With `cpuProf`, one more sink round runs under the V8 profiler (node:inspector)
  * and its top frames by self time are reported.
  */
 import { writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
+import { cpus } from "node:os";
 import { join } from "node:path";
 import { setImmediate as tick } from "node:timers/promises";
 import { influxSinkSchema } from "../src/sinks/influx/config.js";
@@ -20,6 +21,8 @@ import type { Influxd } from "../test/peers/influxd.js";
 import { cpuNs } from "./idle.js";
 import {
   countPoints,
+  hostBusyPercent,
+  hostCpu,
   lineBodies,
   makeSeries,
   median,
@@ -52,6 +55,10 @@ export interface ThroughputRun {
   readonly influxdNsPerPoint: number;
   /** influxd's CPU over the run, % of one core. */
   readonly influxdPercent: number;
+  /** The whole host's CPU over the run, % of one core (of 100 × cores), and what is left of it besides this
+   * process and influxd: other work on the VM (shared: it competes for the same cores). */
+  readonly hostPercent: number;
+  readonly othersPercent: number;
   /** Points counted in influxd afterwards. */
   readonly counted: number;
   /** The sink's most points on disk during the run (0: the memory path only) and its retried points. */
@@ -66,7 +73,13 @@ export interface ThroughputResult extends ThroughputOptions {
   /** Per variant: medians over the rounds. */
   readonly medians: Record<
     string,
-    { pointsPerSec: number; benchNsPerPoint: number; influxdNsPerPoint: number }
+    {
+      pointsPerSec: number;
+      benchNsPerPoint: number;
+      influxdNsPerPoint: number;
+      hostPercent: number;
+      othersPercent: number;
+    }
   >;
   readonly warnings: string[];
   readonly profile?: ReturnType<typeof topFrames>;
@@ -126,12 +139,34 @@ interface Ctx {
   readonly warnings: string[];
 }
 
-async function sinkRun(
-  c: Ctx,
-  batch: number,
-  points: number,
-  db: string,
-): Promise<Omit<ThroughputRun, "variant" | "round" | "counted" | "benchNsPerPoint"> & { benchNs: number }> {
+type Measured = Omit<ThroughputRun, "variant" | "round" | "counted" | "benchNsPerPoint"> & {
+  benchNs: number;
+};
+
+/** Runs `f` (which moves `points` points) and measures it: wall time, this process's, influxd's and the host's CPU. */
+async function measured<T>(c: Ctx, points: number, f: () => Promise<T>): Promise<Measured & { out: T }> {
+  const pid = c.influxd.pid!;
+  const [u0, i0, h0, w0] = [cpuUs(), cpuNs(pid)!, hostCpu(), performance.now()];
+  const out = await f();
+  const [u1, i1, h1, w1] = [cpuUs(), cpuNs(pid)!, hostCpu(), performance.now()];
+  const seconds = (w1 - w0) / 1000;
+  return {
+    points,
+    seconds,
+    pointsPerSec: points / seconds,
+    benchNs: ((u1 - u0) * 1000) / points,
+    influxdNsPerPoint: (i1 - i0) / points,
+    influxdPercent: ((i1 - i0) / 1e6 / (w1 - w0)) * 100,
+    hostPercent: hostBusyPercent(h0, h1, cpus().length),
+    othersPercent:
+      hostBusyPercent(h0, h1, cpus().length) -
+      ((i1 - i0) / 1e6 / (w1 - w0)) * 100 -
+      ((u1 - u0) / 1e3 / (w1 - w0)) * 100,
+    out,
+  };
+}
+
+async function sinkRun(c: Ctx, batch: number, points: number, db: string): Promise<Measured> {
   await c.influxd.createDatabase(db);
   const spec = influxSinkSchema.parse({
     url: c.influxd.url,
@@ -145,41 +180,23 @@ async function sinkRun(
   await sink.start();
   try {
     const t0 = startOfSamples(points);
-    const pid = c.influxd.pid!;
-    const [u0, i0, w0] = [cpuUs(), cpuNs(pid)!, performance.now()];
-    const spooled = await feedAndDrain(sink, c.series, points / SERIES_PER_STEP, t0);
-    const [u1, i1, w1] = [cpuUs(), cpuNs(pid)!, performance.now()];
-    const seconds = (w1 - w0) / 1000;
-    return {
-      points,
-      seconds,
-      pointsPerSec: points / seconds,
-      benchNs: ((u1 - u0) * 1000) / points,
-      influxdNsPerPoint: (i1 - i0) / points,
-      influxdPercent: ((i1 - i0) / 1e6 / (w1 - w0)) * 100,
-      spooled,
-      retried: sink.status().retried,
-    };
+    const { out, ...m } = await measured(c, points, () =>
+      feedAndDrain(sink, c.series, points / SERIES_PER_STEP, t0),
+    );
+    return { ...m, spooled: out, retried: sink.status().retried };
   } finally {
     await sink.close();
   }
 }
 
-async function rawRun(c: Ctx, bodies: readonly string[], points: number, db: string) {
+async function rawRun(c: Ctx, batch: number, points: number, db: string): Promise<Measured> {
+  // built before the timing, dropped after the run (not held in the heap through the sink's runs)
+  const bodies = lineBodies(c.series, points / SERIES_PER_STEP, startOfSamples(points), batch);
   await c.influxd.createDatabase(db);
-  const pid = c.influxd.pid!;
-  const [u0, i0, w0] = [cpuUs(), cpuNs(pid)!, performance.now()];
-  for (const b of bodies) await rawWrite(c.influxd.url, db, b);
-  const [u1, i1, w1] = [cpuUs(), cpuNs(pid)!, performance.now()];
-  const seconds = (w1 - w0) / 1000;
-  return {
-    points,
-    seconds,
-    pointsPerSec: points / seconds,
-    benchNs: ((u1 - u0) * 1000) / points,
-    influxdNsPerPoint: (i1 - i0) / points,
-    influxdPercent: ((i1 - i0) / 1e6 / (w1 - w0)) * 100,
-  };
+  const { out: _, ...m } = await measured(c, points, async () => {
+    for (const b of bodies) await rawWrite(c.influxd.url, db, b);
+  });
+  return m;
 }
 
 /** Counts the round's database (every point must be there), then drops it (no compaction of old rounds later). */
@@ -207,15 +224,11 @@ export async function benchThroughput(
   log: (l: string) => void,
 ): Promise<ThroughputResult> {
   const c: Ctx = { influxd, dir, series: makeSeries(), warnings: [] };
-  const steps = o.points / SERIES_PER_STEP;
   // warm-up (JIT, influxd's first shard): not counted
   await sinkRun(c, 5000, Math.min(o.points, 200_000), "warmup");
   await countAndDrop(influxd, "warmup", Math.min(o.points, 200_000));
   makeSamplesCost(c.series, o.points);
   const makeNs = makeSamplesCost(c.series, o.points);
-  const bodies = new Map(
-    o.rawBatches.map((b) => [b, lineBodies(c.series, steps, startOfSamples(o.points), b)]),
-  );
   const runs: ThroughputRun[] = [];
   const variants = [
     ...o.rawBatches.map((b) => ({ name: `raw ${b}`, raw: true, batch: b })),
@@ -226,9 +239,7 @@ export async function benchThroughput(
     const order = variants.map((_, i) => variants[(i + round - 1) % variants.length]!);
     for (const v of order) {
       const db = `tp_${round}_${v.raw ? "raw" : "sink"}_${v.batch}`;
-      const r = v.raw
-        ? await rawRun(c, bodies.get(v.batch)!, o.points, db)
-        : await sinkRun(c, v.batch, o.points, db);
+      const r = v.raw ? await rawRun(c, v.batch, o.points, db) : await sinkRun(c, v.batch, o.points, db);
       const { benchNs, ...rest } = r;
       const run: ThroughputRun = {
         ...rest,
@@ -239,11 +250,10 @@ export async function benchThroughput(
       };
       runs.push(run);
       log(
-        `influx throughput round ${round} ${v.name.padEnd(10)} ${Math.round(run.pointsPerSec).toLocaleString("en")} points/s (${run.seconds.toFixed(2)} s); this process ${Math.round(run.benchNsPerPoint)} ns/point, influxd ${Math.round(run.influxdNsPerPoint)} ns/point (${Math.round(run.influxdPercent)} % of a core)${run.spooled ? `; spooled ${run.spooled}` : ""}`,
+        `influx throughput round ${round} ${v.name.padEnd(10)} ${Math.round(run.pointsPerSec).toLocaleString("en")} points/s (${run.seconds.toFixed(2)} s); this process ${Math.round(run.benchNsPerPoint)} ns/point, influxd ${Math.round(run.influxdNsPerPoint)} ns/point (${Math.round(run.influxdPercent)} % of a core; others on the host ${Math.round(run.othersPercent)} %)${run.spooled ? `; spooled ${run.spooled}` : ""}`,
       );
     }
   }
-  bodies.clear();
   const medians: ThroughputResult["medians"] = {};
   for (const v of variants) {
     const rs = runs.filter((r) => r.variant === v.name);
@@ -252,6 +262,8 @@ export async function benchThroughput(
       pointsPerSec: m((r) => r.pointsPerSec),
       benchNsPerPoint: m((r) => r.benchNsPerPoint),
       influxdNsPerPoint: m((r) => r.influxdNsPerPoint),
+      hostPercent: m((r) => r.hostPercent),
+      othersPercent: m((r) => r.othersPercent),
     };
   }
   let profile: ThroughputResult["profile"];

@@ -6,7 +6,7 @@
  * its data under a `sb-bench-influxd-` temp dir. Says "skipped: ..." without influxd (the daemon part also
  * without dist/ or snmpsimd). Settings from the environment: BENCH_INFLUX_POINTS (per round, 1000000),
  * BENCH_INFLUX_ROUNDS (3), BENCH_INFLUX_BATCHES (the sink's batch_size variants, "1000,5000,20000"),
- * BENCH_INFLUX_RAW_BATCHES ("5000"), BENCH_INFLUX_CPU_PROF (1: one more sink round under the profiler; 0 to skip),
+ * BENCH_INFLUX_RAW_BATCHES ("1000,5000,20000"), BENCH_INFLUX_CPU_PROF (1: one more sink round under the profiler; 0 to skip),
  * BENCH_INFLUX_SPOOL_POINTS (500000), BENCH_INFLUX_SPOOL_ROUNDS (4), BENCH_INFLUX_DAEMON_ROUNDS (3),
  * BENCH_INFLUX_WARMUP_MS (20000), BENCH_INFLUX_WINDOW_MS (20000), BENCH_INFLUX_WINDOWS (5),
  * BENCH_INFLUX_SKIP_THROUGHPUT, BENCH_INFLUX_SKIP_SPOOL, BENCH_INFLUX_SKIP_DAEMON.
@@ -55,7 +55,7 @@ export async function benchInflux(log: (l: string) => void): Promise<InfluxBench
           points,
           rounds: env("BENCH_INFLUX_ROUNDS", 3),
           sinkBatches: list("BENCH_INFLUX_BATCHES", "1000,5000,20000"),
-          rawBatches: list("BENCH_INFLUX_RAW_BATCHES", "5000"),
+          rawBatches: list("BENCH_INFLUX_RAW_BATCHES", "1000,5000,20000"),
           cpuProf: process.env.BENCH_INFLUX_CPU_PROF !== "0",
         },
         log,
@@ -83,7 +83,7 @@ export async function benchInflux(log: (l: string) => void): Promise<InfluxBench
     if (typeof daemon !== "string") {
       const m = daemon.medians;
       log(
-        `influx daemon (median of ${daemon.rounds} rounds): above the floor ${m.withoutPercent} % of a core without the sink, ${m.withPercent} % with it (difference ${m.diffPercent} %); RSS ${m.withoutRssMb} MB and ${m.withRssMb} MB; ${m.pointsPerSec} points/s written`,
+        `influx daemon (median of ${daemon.rounds} rounds): above the floor ${m.withoutPercent} % of a core without the sink, ${m.withPercent} % with it (difference ${m.diffPercent} %; a second daemon without it: ${m.controlDiffPercent} %); RSS ${m.withoutRssMb} MB and ${m.withRssMb} MB (control ${m.controlRssMb}); ${m.pointsPerSec} points/s written`,
       );
     } else log(`influx daemon ${daemon}`);
     return { influxd: version, throughput, spool, daemon };
@@ -121,7 +121,7 @@ function reportThroughput(t: ThroughputResult, log: (l: string) => void): void {
   for (const [v, m] of Object.entries(t.medians)) {
     const rates = t.runs.filter((r) => r.variant === v).map((r) => Math.round(r.pointsPerSec / 1000));
     log(
-      `  ${v.padEnd(10)} ${m.pointsPerSec.toLocaleString("en").padStart(9)} points/s (rounds ${rates.join(" ")} k); this process ${m.benchNsPerPoint} ns/point, influxd ${m.influxdNsPerPoint} ns/point`,
+      `  ${v.padEnd(10)} ${m.pointsPerSec.toLocaleString("en").padStart(9)} points/s (rounds ${rates.join(" ")} k); this process ${m.benchNsPerPoint} ns/point, influxd ${m.influxdNsPerPoint} ns/point; others on the host ${m.othersPercent} % of a core`,
     );
   }
   for (const w of t.warnings) log(`  sink warning: ${w}`);
