@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { benchEngine, type EngineBenchResult } from "./engine.js";
 import { benchFailover } from "./failover.js";
+import { benchInflux } from "./influx.js";
 import { benchIpmi } from "./ipmi.js";
 import { benchSnmp } from "./snmp.js";
 
@@ -49,6 +50,11 @@ if (typeof ipmi === "string") console.log(`ipmi benchmark ${ipmi}`);
 const snmp = process.env.BENCH_SKIP_SNMP ? "skipped: BENCH_SKIP_SNMP is set" : await benchSnmp(console.log);
 if (typeof snmp === "string") console.log(`snmp benchmark ${snmp}`);
 
+const influx = process.env.BENCH_SKIP_INFLUX
+  ? "skipped: BENCH_SKIP_INFLUX is set"
+  : await benchInflux(console.log);
+if (typeof influx === "string") console.log(`influx benchmark ${influx}`);
+
 const out = {
   date: new Date().toISOString(),
   node: process.version,
@@ -58,6 +64,7 @@ const out = {
   failover,
   ipmi,
   snmp,
+  influx,
 };
 mkdirSync("bench/results", { recursive: true });
 writeFileSync("bench/results/latest.json", `${JSON.stringify(out, null, 2)}\n`);
