@@ -170,3 +170,7 @@ echo "scripts/install.sh:"
 in_root 'cd /root/standby && scripts/install.sh' 2>&1 | sed 's/^/  | /'
 echo "  wrapper: $(grep '^exec' "$root/usr/bin/standby")"
 in_root 'standby check --config /etc/standby/standby.yaml' 2>&1 | sed 's/^/  | /'
+echo "  again, after a change to standby.yaml, then --uninstall:"
+in_root 'sed -i "s/hold: 30s/hold: 45s/" /etc/standby/standby.yaml && cd /root/standby && scripts/install.sh | grep kept &&
+  ls -l /etc/standby && scripts/install.sh --uninstall && ls /usr/lib/standby /usr/bin/standby 2>&1; ls /etc/standby' 2>&1 |
+  sed 's/^/  | /'
