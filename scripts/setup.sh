@@ -4,6 +4,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The official Node build (and Debian's) trusts only its own CA list; behind a proxy with its own CA (corporate
+# networks: its CA in /usr/local/share/ca-certificates), the system's store is what npm must use, from the first
+# npm call on (the one that fetches Node 20) — called again once apt has installed ca-certificates.
+use_system_cas() {
+  if [ -z "${NODE_EXTRA_CA_CERTS:-}" ] && [ -r /etc/ssl/certs/ca-certificates.crt ]; then
+    export NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
+  fi
+}
+use_system_cas
+
 need_node() {
   command -v node >/dev/null 2>&1 || return 0
   local major
@@ -25,6 +35,7 @@ node_from_npm() {
     *) return 1 ;;
   esac
   echo "setup: $(node --version 2>/dev/null || echo no Node.js) is too old; installing Node.js 20 (node-linux-$arch) with npm" >&2
+  use_system_cas
   npm install -g --no-audit --no-fund --loglevel=error "node-linux-$arch@20" >/dev/null
   # npm links node into "$(npm prefix -g)/bin" (/usr/local/bin); put it first even where PATH lacks it (cron).
   PATH="$(npm prefix -g)/bin:$PATH"
@@ -46,12 +57,7 @@ if need_node; then
   fi
 fi
 
-# The official Node build trusts only its own CA list; behind a proxy with its own CA (corporate networks), the
-# system's store is what npm must use.
-if [ -z "${NODE_EXTRA_CA_CERTS:-}" ] && [ -r /etc/ssl/certs/ca-certificates.crt ]; then
-  export NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
-fi
-
+use_system_cas
 # Exactly the locked dependency tree; skip when it is already in place.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund --loglevel=error

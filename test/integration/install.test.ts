@@ -1,0 +1,208 @@
+/**
+ * scripts/install.sh into a temporary root, then the installed program as an operator runs it.
+ *
+ * `DESTDIR=<tmp> STANDBY_INSTALL_RELOCATABLE=1 scripts/install.sh`: the same files as a real install, but the
+ * wrapper (<tmp>/usr/bin/standby) and standby.yaml name paths inside <tmp> (the program, state_dir, rules.d,
+ * the API token), so the installed wrapper runs the installed program with the installed config. The installed
+ * config is etc/standby.yaml, whose route actions must never reach the host: the daemon runs in a network
+ * namespace of its own (sb-inst-*, deleted after), where its API's 127.0.0.1:9477 is free too. Needs root and
+ * `ip`; skipped without them, except under CI=true.
+ */
+import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { DaemonStatus } from "../../src/daemon/daemon.js";
+import { assertBuilt } from "../e2e/daemon-harness.js";
+import { failInCiWhenMissing } from "../peers/ci.js";
+
+const run = promisify(execFile);
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..").replace(/\/dist$/, "");
+const NS = `sb-inst-${process.pid}`;
+
+function missing(): string | undefined {
+  if (process.getuid?.() !== 0) return "not root (the installed daemon runs in a network namespace)";
+  try {
+    execFileSync("ip", ["netns", "list"], { stdio: "ignore", timeout: 5000 });
+  } catch {
+    return "`ip netns` (iproute2) does not work here";
+  }
+  return undefined;
+}
+const why = missing();
+failInCiWhenMissing("scripts/install.sh into DESTDIR", why);
+
+describe.skipIf(why !== undefined)("scripts/install.sh into DESTDIR", () => {
+  let root: string;
+  let daemon: ChildProcess | undefined;
+  let stderr = "";
+  const wrapper = () => join(root, "usr/bin/standby");
+  const lib = () => join(root, "usr/lib/standby");
+  const config = () => join(root, "etc/standby/standby.yaml");
+  const mode = (p: string) => (statSync(p).mode & 0o7777).toString(8);
+
+  const install = async (...args: string[]) =>
+    run("bash", [join(ROOT, "scripts/install.sh"), ...args], {
+      cwd: ROOT,
+      env: { ...process.env, DESTDIR: root, STANDBY_INSTALL_RELOCATABLE: "1" },
+      timeout: 60_000,
+    });
+
+  /**
+   * How the test reaches the installed daemon: `standby status --json` through the installed wrapper, in the
+   * daemon's namespace (today over TCP api.listen, with the installed token). The one place to change when the CLI
+   * finds the daemon another way (a Unix socket).
+   */
+  const daemonStatus = async (): Promise<DaemonStatus> => {
+    const r = await run("ip", ["netns", "exec", NS, wrapper(), "status", "--config", config(), "--json"], {
+      timeout: 10_000,
+    });
+    return JSON.parse(r.stdout) as DaemonStatus;
+  };
+
+  beforeAll(async () => {
+    assertBuilt();
+    root = mkdtempSync(join(tmpdir(), "sb-install-"));
+    execFileSync("ip", ["netns", "add", NS], { timeout: 5000 });
+    execFileSync("ip", ["-n", NS, "link", "set", "lo", "up"], { timeout: 5000 });
+    await install();
+  }, 90_000);
+
+  afterAll(async () => {
+    if (daemon && daemon.exitCode === null && daemon.signalCode === null) {
+      daemon.kill("SIGKILL");
+      await new Promise((r) => daemon!.once("exit", r));
+    }
+    try {
+      execFileSync("ip", ["netns", "del", NS], { stdio: "ignore", timeout: 5000 });
+    } catch {}
+    if (root) rmSync(root, { recursive: true, force: true });
+  });
+
+  it("lays out the program, the wrapper, the unit, the config, the rules and the token", () => {
+    for (const f of ["dist/src/cli/main.js", "dist/collectors/index.js", "package.json", "package-lock.json"])
+      expect(existsSync(join(lib(), f)), f).toBe(true);
+    expect(readdirSync(join(lib(), "rules"))).toContain("uplink.yaml");
+    expect(readdirSync(join(lib(), "grafana")).length).toBeGreaterThan(0);
+    expect(existsSync(join(lib(), "dist/test")) || existsSync(join(lib(), "dist/bench"))).toBe(false);
+    // 0755 directories, 0644 files, all through the program's tree.
+    const walk = (dir: string): void => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        const p = join(dir, e.name);
+        if (e.isDirectory()) {
+          expect(mode(p), p).toBe("755");
+          walk(p);
+        } else if (e.isFile()) expect(mode(p), p).toBe("644");
+      }
+    };
+    walk(lib());
+
+    const sh = readFileSync(wrapper(), "utf8");
+    expect(mode(wrapper())).toBe("755");
+    expect(sh).toMatch(/^#!\/bin\/sh\n/);
+    expect(sh).toMatch(new RegExp(`exec '/[^']*node' '${lib()}/dist/src/cli/main.js' "\\$@"`));
+
+    const unit = join(root, "usr/lib/systemd/system/standby.service");
+    expect(readFileSync(unit, "utf8")).toBe(readFileSync(join(ROOT, "systemd/standby.service"), "utf8"));
+
+    const yaml = readFileSync(config(), "utf8");
+    expect(mode(config())).toBe("640");
+    expect(yaml).toContain(`\nstate_dir: ${root}/var/lib/standby\n`);
+    expect(yaml).toContain(`\nrules: ["${root}/etc/standby/rules.d/*.yaml"]\n`);
+    expect(yaml).toContain(`token: { file: ${root}/etc/standby/api.token }`);
+    expect(readdirSync(join(root, "etc/standby/rules.d")).sort()).toEqual([
+      "cpu.yaml",
+      "filesystem.yaml",
+      "nic.yaml",
+      "uplink.yaml",
+    ]);
+    const token = join(root, "etc/standby/api.token");
+    expect(mode(token)).toBe("600");
+    expect(readFileSync(token, "utf8")).toMatch(/^[0-9a-f]{64}\n$/);
+  });
+
+  it("installs the production dependencies only", () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as {
+      dependencies: Record<string, string>;
+      devDependencies: Record<string, string>;
+    };
+    const nm = join(lib(), "node_modules");
+    for (const d of Object.keys(pkg.dependencies)) expect(existsSync(join(nm, d)), d).toBe(true);
+    for (const d of [
+      ...Object.keys(pkg.devDependencies),
+      "vitest",
+      "typescript",
+      "@biomejs",
+      "madge",
+      "@types",
+    ])
+      expect(existsSync(join(nm, d)), d).toBe(false);
+    expect(existsSync(join(nm, ".bin"))).toBe(false);
+  });
+
+  it("standby check passes with the installed config", async () => {
+    const r = await run(wrapper(), ["check", "--config", config()], { timeout: 15_000 });
+    expect(r.stdout).toMatch(/^config OK: \d+ rules in 4 files, 1 group, 3 collectors/);
+  });
+
+  it("standby run starts and standby status answers", async () => {
+    daemon = spawn("ip", ["netns", "exec", NS, wrapper(), "run", "--config", config()], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    daemon.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    let status: DaemonStatus | undefined;
+    const t0 = Date.now();
+    while (!status) {
+      if (daemon.exitCode !== null) throw new Error(`the daemon exited (${daemon.exitCode}): ${stderr}`);
+      if (Date.now() - t0 > 20_000) throw new Error(`no status within 20 s: ${stderr}`);
+      status = await daemonStatus().catch(() => undefined);
+      if (!status) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(status.config).toBe(config());
+    expect(status.dry_run).toBe(false);
+    expect(status.groups.map((g) => g.name)).toEqual(["uplink"]);
+    expect(status.groups[0]!.members.map((m) => m.name)).toEqual(["isp-a", "isp-b"]);
+
+    const exited = new Promise<number | null>((r) => daemon!.once("exit", (code) => r(code)));
+    daemon.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    expect(existsSync(join(root, "var/lib/standby/events.jsonl"))).toBe(true);
+  }, 40_000);
+
+  it("a second install keeps a changed standby.yaml (the new one beside it as .dist) and the token", async () => {
+    const token = join(root, "etc/standby/api.token");
+    const before = readFileSync(token, "utf8");
+    const original = readFileSync(config(), "utf8");
+    const changed = original.replace(
+      "failback: { mode: auto, hold: 30s }",
+      "failback: { mode: auto, hold: 45s }",
+    );
+    expect(changed).not.toBe(original);
+    writeFileSync(config(), changed);
+    const r = await install();
+    expect(r.stdout).toContain(`kept your ${config()}; the new version is ${config()}.dist`);
+    expect(readFileSync(config(), "utf8")).toBe(changed);
+    expect(readFileSync(`${config()}.dist`, "utf8")).toBe(original);
+    expect(readFileSync(token, "utf8")).toBe(before);
+    expect(mode(token)).toBe("600");
+    // Unchanged rule files are left alone: no .dist beside them.
+    expect(readdirSync(join(root, "etc/standby/rules.d")).filter((f) => f.endsWith(".dist"))).toEqual([]);
+  }, 70_000);
+
+  it("--uninstall removes the program, the wrapper and the unit, and keeps config and state", async () => {
+    const r = await install("--uninstall");
+    expect(r.stdout).toContain("kept");
+    for (const p of ["usr/lib/standby", "usr/bin/standby", "usr/lib/systemd/system/standby.service"])
+      expect(existsSync(join(root, p)), p).toBe(false);
+    for (const p of [
+      "etc/standby/standby.yaml",
+      "etc/standby/api.token",
+      "etc/standby/rules.d/uplink.yaml",
+      "var/lib/standby/events.jsonl",
+    ])
+      expect(existsSync(join(root, p)), p).toBe(true);
+  }, 30_000);
+});
