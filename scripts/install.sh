@@ -198,6 +198,10 @@ trap 'rm -f "$conf"' EXIT
 if ! grep -q '^[^#]*api\.token' "$conf"; then
   sed -i -e "s|^api: *{\(.*[^ ]\) *} *\$|api: {\1, token: { file: $at$ETC/api.token }}|" "$conf"
 fi
+# A relocatable (test) install has its socket inside DESTDIR too (the default is /run/standby/api.sock).
+if [ -n "$at" ]; then
+  sed -i -e "s|^api: *{|api: { socket: $at/run/standby/api.sock,|" "$conf"
+fi
 if ! grep -q "^state_dir: $at$STATE\$" "$conf" || ! grep -q "^rules: \[\"$at$ETC/rules.d/\*.yaml\"\]\$" "$conf" ||
   ! grep -q "^[^#]*$at$ETC/api.token" "$conf"; then
   die "etc/standby.yaml no longer has the state_dir:, rules: and api: lines install.sh rewrites"

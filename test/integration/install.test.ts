@@ -53,8 +53,7 @@ describe.skipIf(why !== undefined)("scripts/install.sh into DESTDIR", () => {
 
   /**
    * How the test reaches the installed daemon: `standby status --json` through the installed wrapper, in the
-   * daemon's namespace (today over TCP api.listen, with the installed token). The one place to change when the CLI
-   * finds the daemon another way (a Unix socket).
+   * daemon's namespace: over the API's Unix socket (a relocatable install puts it under DESTDIR/run/standby).
    */
   const daemonStatus = async (): Promise<DaemonStatus> => {
     const r = await run("ip", ["netns", "exec", NS, wrapper(), "status", "--config", config(), "--json"], {
@@ -163,6 +162,8 @@ describe.skipIf(why !== undefined)("scripts/install.sh into DESTDIR", () => {
     }
     expect(status.config).toBe(config());
     expect(status.dry_run).toBe(false);
+    // It was the socket: 0660, the permissions that are its authentication.
+    expect(statSync(join(root, "run/standby/api.sock")).mode & 0o777).toBe(0o660);
     expect(status.groups.map((g) => g.name)).toEqual(["uplink"]);
     expect(status.groups[0]!.members.map((m) => m.name)).toEqual(["isp-a", "isp-b"]);
 
