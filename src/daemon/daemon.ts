@@ -1,5 +1,4 @@
 import { mkdir } from "node:fs/promises";
-import { join } from "node:path";
 import { routeReader } from "../actions/routes.js";
 import { runAction } from "../actions/run.js";
 import type { Log } from "../collector.js";
@@ -12,6 +11,7 @@ import { type Output, Pipeline } from "../pipeline.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { type Clock, systemClock, toWall } from "../util/clock.js";
 import { CollectorRuntime } from "./collectors.js";
+import { checkLiveness, statusLine } from "./liveness.js";
 import type { CommandResult, DaemonOptions } from "./options.js";
 import { missingInterfaces } from "./preflight.js";
 import { EventRecorder } from "./recorder.js";
@@ -269,6 +269,21 @@ export class Daemon {
     const out: Output = { events: [], switches: [] };
     for (const s of samples) this.pipeline.ingest(s, out);
     if (out.events.length > 0 || out.switches.length > 0) this.handle(out);
+  }
+
+  /** Why the decision path is stuck, or undefined when it turns: the watchdog's check (liveness.ts). */
+  liveness(graceMs?: number): string | undefined {
+    if (!this.pipeline || this.stopped) return undefined;
+    const deadline = this.pipeline.nextDeadline();
+    const [busy, collectors] = [this.switcher.busy(graceMs), this.collectors.scheduled()];
+    return checkLiveness({ now: this.now(), deadline, busy, collectors, graceMs });
+  }
+
+  /** One line for systemd's STATUS=: each group's active member. */
+  summary(): string {
+    if (!this.pipeline) return "starting";
+    const active = (g: string) => this.pipeline.groupState(g)?.active;
+    return statusLine(this.config.groups, active, (g) => this.switcher.switching(g), this.dryRun);
   }
 
   recentEvents(limit = 50): StandbyEvent[] {
