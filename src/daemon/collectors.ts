@@ -3,6 +3,7 @@ import type { Collector, Log } from "../collector.js";
 import type { CollectorSpec, Config } from "../config/schema.js";
 import type { Sample } from "../engine/types.js";
 import type { EventOf } from "../groups/events.js";
+import type { ScheduledCollector } from "./liveness.js";
 import { type CollectorStats, Scheduler } from "./scheduler.js";
 
 /**
@@ -56,6 +57,19 @@ export class CollectorRuntime {
 
   stats(name: string): CollectorStats | undefined {
     return this.scheduler?.stats.get(name);
+  }
+
+  /** The polling collectors as scheduled: the watchdog's check (liveness.ts). */
+  scheduled(): ScheduledCollector[] {
+    const s = this.scheduler;
+    if (!s || this.streams.signal.aborted) return []; // stopped (or between the two halves of a reload)
+    return [...s.added.values()].map(({ collector: c, at }) => ({
+      name: c.name,
+      interval: c.interval,
+      timeout: c.timeout,
+      lastRunAt: s.stats.get(c.name)?.lastRunAt,
+      addedAt: at,
+    }));
   }
 
   /**

@@ -1,5 +1,4 @@
 import { mkdir } from "node:fs/promises";
-import { join } from "node:path";
 import { routeReader } from "../actions/routes.js";
 import { runAction } from "../actions/run.js";
 import type { Caller } from "../api/guard.js";
@@ -13,7 +12,8 @@ import { type Output, Pipeline } from "../pipeline.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { type Clock, systemClock, toWall } from "../util/clock.js";
 import { CollectorRuntime } from "./collectors.js";
-import { type EventQuery, EventSubscribers, operatorEvent, queryEvents } from "./eventquery.js";
+import { type EventQuery, operatorEvent } from "./eventquery.js";
+import { checkLiveness, statusLine } from "./liveness.js";
 import type { CommandResult, DaemonOptions } from "./options.js";
 import { missingInterfaces } from "./preflight.js";
 import { EventRecorder } from "./recorder.js";
@@ -56,7 +56,6 @@ export class Daemon {
   private reassertTimer: NodeJS.Timeout | undefined;
   private readonly reloads: ReloadQueue;
   private readonly sinks: Sinks;
-  private readonly subscribers = new EventSubscribers();
   /** Monotonic ms. */
   readonly startedAt: number;
   /** Wall ms (the live view's time origin). */
@@ -79,7 +78,6 @@ export class Daemon {
       appendEvents: opts.appendEvents,
       onEvent: (e) => {
         this.sinks.event(e);
-        this.subscribers.publish(e);
         opts.onEvent?.(e);
       },
       hooks: () => this.config.notify,
@@ -271,15 +269,9 @@ export class Daemon {
     return { ok: r.error === undefined, ...(r.error ? { error: r.error } : {}), events };
   }
 
-  /** Events for the API (wall `since`), oldest first. */
-  eventsSince(q: EventQuery): Promise<StandbyEvent[]> {
-    return queryEvents(this.events.recent(1000), join(this.config.state_dir, "events.jsonl"), q);
-  }
-
-  /** Every event as it is recorded (the API's live stream). */
-  subscribe(fn: (e: StandbyEvent) => void): () => void {
-    return this.subscribers.subscribe(fn);
-  }
+  /** Events for the API (wall `since`), oldest first; every event as it is recorded (its live stream). */
+  eventsSince = (q: EventQuery): Promise<StandbyEvent[]> => this.events.query(q);
+  subscribe = (fn: (e: StandbyEvent) => void): (() => void) => this.events.subscribers.subscribe(fn);
 
   /** Feeds samples (the collectors' emit); their `ts` is monotonic. */
   ingest(samples: readonly Sample[]): void {
@@ -289,8 +281,20 @@ export class Daemon {
     if (out.events.length > 0 || out.switches.length > 0) this.handle(out);
   }
 
-  recentEvents(limit = 50): StandbyEvent[] {
-    return this.events.recent(limit);
+  /** Why the decision path is stuck, or undefined when it turns: the watchdog's check (liveness.ts). */
+  liveness(graceMs?: number): string | undefined {
+    if (!this.pipeline || this.stopped) return undefined;
+    const deadline = this.pipeline.nextDeadline();
+    const [busy, collectors] = [this.switcher.busy(graceMs), this.collectors.scheduled()];
+    return checkLiveness({ now: this.now(), deadline, busy, collectors, graceMs });
+  }
+
+  /** One line for systemd's STATUS=: each group's active member. */
+  summary(): string {
+    const active = (g: string) => this.pipeline.groupState(g)?.active;
+    return this.pipeline
+      ? statusLine(this.config.groups, active, (g) => this.switcher.switching(g), this.dryRun)
+      : "starting";
   }
 
   /** For people: every time in it is wall time. */
@@ -306,7 +310,7 @@ export class Daemon {
       switching: (g) => this.switcher.switching(g),
       collectors: this.collectors.inUse,
       stats: (c) => this.collectors.stats(c),
-      events: this.recentEvents(20),
+      events: this.events.recent(20),
       sinks: this.sinks.status(),
       wall: (t) => this.wallOf(t),
       now: this.now(),

@@ -6,6 +6,7 @@ import { resolveSecret } from "../config/secrets.js";
 import { EVENT_KINDS, type StandbyEvent } from "../groups/events.js";
 import { type AppendWriter, EventLog } from "../sinks/eventlog.js";
 import { SerialQueue } from "../util/atomic.js";
+import { type EventQuery, EventSubscribers, queryEvents } from "./eventquery.js";
 
 /** Group-level events are worth a notification; rule, health and action events are too chatty. */
 const NOTIFY_KINDS = new Set<StandbyEvent["kind"]>(
@@ -19,7 +20,10 @@ const NOTIFY_KINDS = new Set<StandbyEvent["kind"]>(
  */
 export class EventRecorder {
   private log!: EventLog;
+  private logPath = "";
   private readonly recentEvents: StandbyEvent[] = [];
+  /** Listeners of every recorded event (the API's live streams, the Prometheus counters). */
+  readonly subscribers = new EventSubscribers();
   private readonly notifications = new SerialQueue();
 
   constructor(
@@ -38,7 +42,8 @@ export class EventRecorder {
   /** Opens the event log of a state directory; the one open before is closed after its pending writes. */
   open(stateDir: string): void {
     const old = this.log as EventLog | undefined;
-    this.log = new EventLog(join(stateDir, "events.jsonl"), {
+    this.logPath = join(stateDir, "events.jsonl");
+    this.log = new EventLog(this.logPath, {
       ...(this.opts.appendEvents ? { write: this.opts.appendEvents } : {}),
       onError: (err) => this.opts.logger.error({ err: err.message }, "cannot write the event log"),
     });
@@ -61,6 +66,7 @@ export class EventRecorder {
     if (this.recentEvents.length > 1000) this.recentEvents.splice(0, this.recentEvents.length - 1000);
     const level = e.kind === "rule" || e.kind === "health" || e.kind === "action" ? "info" : "warn";
     logger[level]({ event: e }, `${e.kind}${"group" in e ? ` ${e.group}` : ""}: ${e.reason}`);
+    this.subscribers.publish(e);
     try {
       this.opts.onEvent?.(e);
     } catch (err) {
@@ -79,6 +85,11 @@ export class EventRecorder {
         .catch((err: unknown) => logger.warn({ err: (err as Error).message }, "notify failed"));
     }
     return e;
+  }
+
+  /** Events for the API (wall `since`), oldest first: from memory, or the event log when they are older. */
+  query(q: EventQuery): Promise<StandbyEvent[]> {
+    return queryEvents(this.recentEvents, this.logPath, q);
   }
 
   recent(limit = 50): StandbyEvent[] {

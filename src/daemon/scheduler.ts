@@ -36,9 +36,13 @@ export class Scheduler {
     private readonly random: () => number = Math.random,
   ) {}
 
+  /** Each polling collector and when it was added (monotonic ms): the watchdog's check (liveness.ts). */
+  readonly added = new Map<string, { readonly collector: PollCollector; readonly at: number }>();
+
   add(c: PollCollector): void {
     const stats: CollectorStats = { runs: 0, failures: 0, timeouts: 0, samples: 0 };
     this.stats.set(c.name, stats);
+    this.added.set(c.name, { collector: c, at: this.now() });
     this.loops.push(this.loop(c, stats));
   }
 

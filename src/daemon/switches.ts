@@ -14,6 +14,7 @@ import type { ActionEvent } from "../groups/events.js";
 import type { GroupSpec, MemberSpec } from "../groups/types.js";
 import type { Output, Pipeline, SwitchOrder } from "../pipeline.js";
 import { SerialQueue } from "../util/atomic.js";
+import { type BusyGroup, switchBudgetMs } from "./liveness.js";
 import type { SwitchIntent } from "./state.js";
 import type { StateWriter } from "./statewriter.js";
 
@@ -75,6 +76,32 @@ export class Switcher {
     return q;
   }
 
+  /** Since when (monotonic ms) each group's queue runs its current job: the watchdog's check (liveness.ts). */
+  private readonly running = new Map<string, number>();
+
+  /** The groups whose queue runs a job: since when, and the most it may take. */
+  busy(graceMs?: number): BusyGroup[] {
+    return [...this.running].map(([group, since]) => {
+      const spec = this.h.config().groups.find((g) => g.name === group);
+      return { group, since, budgetMs: switchBudgetMs(spec, graceMs) };
+    });
+  }
+
+  /** Queues a job of the group's queue, timed while it runs. */
+  private job(group: string): { run: (job: () => Promise<void>) => Promise<void> } {
+    return {
+      run: (job) =>
+        this.queue(group).run(async () => {
+          this.running.set(group, this.h.now());
+          try {
+            await job();
+          } finally {
+            this.running.delete(group);
+          }
+        }),
+    };
+  }
+
   /** Queues a switch the pipeline decided; its intent is persisted before its actions run. */
   enqueue(sw: SwitchOrder): void {
     const intent: SwitchIntent = { from: sw.from, to: sw.to, kind: sw.kind, reason: sw.reason };
@@ -84,7 +111,7 @@ export class Switcher {
     void this.h.state.save();
     const seq = this.h.state.seq;
     this.pending.set(sw.group, (this.pending.get(sw.group) ?? 0) + 1);
-    this.queue(sw.group)
+    this.job(sw.group)
       .run(async () => {
         try {
           // Persist, then act: the intent is on disk before the first action runs. A disk that fails does
@@ -111,7 +138,7 @@ export class Switcher {
    */
   resume(groupName: string, list: readonly SwitchIntent[]): void {
     this.pending.set(groupName, (this.pending.get(groupName) ?? 0) + 1);
-    this.queue(groupName)
+    this.job(groupName)
       .run(async () => {
         try {
           const group = this.h.config().groups.find((g) => g.name === groupName);
@@ -220,7 +247,7 @@ export class Switcher {
   reconcile(why: "start" | "periodic"): Promise<void> {
     const routes = routeReader();
     const jobs = this.h.config().groups.map((g) =>
-      this.queue(g.name)
+      this.job(g.name)
         .run(() => this.reconcileGroup(g.name, why, routes))
         .catch((err: unknown) =>
           this.h.log.error({ group: g.name, err: (err as Error).message }, "reconciliation failed"),

@@ -6,6 +6,8 @@ import { formatError, loadConfig } from "../../config/load.js";
 import type { ApiSpec } from "../../config/schema.js";
 import { describeSecret, resolveSecret } from "../../config/secrets.js";
 import { Daemon, type ReloadOutcome } from "../../daemon/daemon.js";
+import { SystemdNotifier } from "../../daemon/systemd.js";
+import { installTestHooks } from "../../daemon/testhooks.js";
 import { formatEvent, formatOffset } from "../format.js";
 import type { Io } from "../io.js";
 
@@ -37,6 +39,9 @@ export async function runDaemon(opts: RunOptions, io: Io): Promise<number> {
     pino.destination({ dest: 2, sync: true }),
   ) as unknown as Log & { fatal: (o: object, m?: string) => void };
   for (const w of loaded.warnings ?? []) log.warn({ warning: formatError(w) }, "config warning");
+  // systemd (Type=notify): READY=1, RELOADING=1, STOPPING=1, the watchdog; nothing without NOTIFY_SOCKET.
+  const sd = SystemdNotifier.fromEnv(log);
+  installTestHooks(log);
   let viewGone = false;
   let viewError: NodeJS.ErrnoException | undefined;
   let onViewGone = (err: NodeJS.ErrnoException) => {
@@ -68,6 +73,7 @@ export async function runDaemon(opts: RunOptions, io: Io): Promise<number> {
   // SIGHUP reloads; reloads never overlap (the daemon coalesces them) and never throw from here. A SIGHUP during
   // start (whose default action would kill the process) is held and applied once the daemon runs.
   const reload = () => {
+    sd.reloading();
     daemon
       .requestReload(async () => {
         const next = await loadConfig(opts.config);
@@ -81,7 +87,8 @@ export async function runDaemon(opts: RunOptions, io: Io): Promise<number> {
           message: `invalid config (${next.errors.length} error(s)): ${next.errors.map(formatError).join("; ")}`,
         };
       })
-      .catch((err: unknown) => log.error({ err: (err as Error).message }, "reload failed"));
+      .catch((err: unknown) => log.error({ err: (err as Error).message }, "reload failed"))
+      .finally(() => sd.reloaded());
   };
   let hupDuringStart = false;
   let onHup = () => {
@@ -106,6 +113,7 @@ export async function runDaemon(opts: RunOptions, io: Io): Promise<number> {
   } catch (err) {
     log.fatal({ err: (err as Error).message }, "standby cannot start");
     io.err(`standby: cannot start: ${(err as Error).message}`);
+    await sd.close();
     return 1;
   }
   let api: ApiServer | undefined;
@@ -128,6 +136,8 @@ export async function runDaemon(opts: RunOptions, io: Io): Promise<number> {
       "api cannot start; running without it",
     );
   }
+  // Ready: config, state, reconcile, the first pipeline initialization (daemon.start) and the API are done.
+  sd.ready(daemon);
   if (opts.view)
     io.out(
       `standby: watching ${loaded.config.groups.length} group(s), ${loaded.config.rules.length} rule(s); events:`,
@@ -139,6 +149,7 @@ export async function runDaemon(opts: RunOptions, io: Io): Promise<number> {
       if (stopping) return;
       stopping = true;
       log.info({ signal: why }, "stopping");
+      sd.stopping();
       try {
         await daemon.stop();
       } catch (err) {
@@ -146,6 +157,7 @@ export async function runDaemon(opts: RunOptions, io: Io): Promise<number> {
         code = code || 1;
       }
       await api?.close();
+      await sd.close();
       resolve(code);
     };
     process.on("SIGTERM", () => void stop("SIGTERM", 0));
