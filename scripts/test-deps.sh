@@ -4,13 +4,14 @@
 # (openipmi's ipmi_sim, read by ipmitool), smartctl (smartmontools: its --scan and exit-status behaviour), an SNMP
 # agent (snmpd, whose simulated tables are a python3 pass_persist program; snmp's snmpget/snmptrap), snmpsim
 # (many simulated agents for the SNMP benchmark) and InfluxDB 1.x (influxdb's influxd, for the influx sink and the
-# Grafana dashboards' queries; influxdb-client's `influx` shell, to look at what a test wrote) and Prometheus
-# (its `promtool check metrics` parses and lints the daemon's /metrics text).
+# Grafana dashboards' queries; influxdb-client's `influx` shell, to look at what a test wrote), Prometheus
+# (its `promtool check metrics` parses and lints the daemon's /metrics text) and Chromium (the status web page's
+# browser test drives it headless through the playwright-core devDependency, which downloads no browser).
 # Idempotent and quick when everything is there already.
 set -euo pipefail
 
 PACKAGES=(iproute2 iputils-ping fping arping nftables procps curl openipmi ipmitool smartmontools snmpd snmp snmpsim python3
-  influxdb influxdb-client prometheus)
+  influxdb influxdb-client prometheus chromium)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

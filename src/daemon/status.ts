@@ -38,7 +38,19 @@ export interface DaemonStatus {
     switching?: boolean;
     /** Why a more preferred healthy member is not active yet (the hold, the failback mode, a pin or a freeze). */
     waiting?: string;
-    members: { name: string; priority: number; health: string; reason: string; healthy_since?: number }[];
+    members: {
+      name: string;
+      priority: number;
+      health: string;
+      reason: string;
+      healthy_since?: number;
+      /**
+       * The member's health rules, as its `health:` config names them (a rule, optionally narrowed by labels,
+       * `*` globs allowed): the instances in `rules` they match are the ones behind its health (the status page).
+       * Always set by the daemon; optional for status objects built elsewhere.
+       */
+      rules?: { rule: string; labels?: Readonly<Record<string, string>> }[];
+    }[];
   }[];
   rules: {
     rule: string;
@@ -146,6 +158,7 @@ export function buildStatus(src: StatusSource): DaemonStatus {
           health: s.health[m.name]?.health ?? "unknown",
           reason: s.health[m.name]?.reason ?? "no data yet",
           ...(s.healthySince[m.name] !== undefined ? { healthy_since: w(s.healthySince[m.name]!) } : {}),
+          rules: m.health.map((r) => ({ rule: r.rule, ...(r.labels ? { labels: r.labels } : {}) })),
         })),
       };
     }),

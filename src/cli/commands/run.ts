@@ -1,4 +1,5 @@
 import { pino } from "pino";
+import { statusPage } from "../../api/page.js";
 import { PromMetrics } from "../../api/prometheus.js";
 import { type ApiServer, startApi } from "../../api/server.js";
 import type { Log } from "../../collector.js";
@@ -125,6 +126,7 @@ export async function runDaemon(opts: RunOptions, io: Io): Promise<number> {
       ...(apiSpec.socket ? { socket: apiSpec.socket } : {}),
       ...(apiSpec.listen ? { listen: apiSpec.listen } : {}),
       ...(token ? { token } : {}),
+      page: statusPage(),
       log,
       clock: daemon.clock,
     });
