@@ -258,10 +258,7 @@ export class Daemon {
     return this.requestReload(async () => ({ ok: true, config }));
   }
 
-  /**
-   * An operator command on a group (from the API); times in the command are monotonic. Its events carry who
-   * (`by`: socket or token, `who`) and the reason the operator gave (`operator_reason`, also in `reason`).
-   */
+  /** An operator command (from the API; monotonic times); its events carry by, who and operator_reason. */
   async command(group: string, cmd: Command, caller?: Caller & { reason?: string }): Promise<CommandResult> {
     const by = caller ? `${caller.by} (${caller.who})` : "operator";
     const r = this.pipeline.command(group, { ...cmd, by }, this.now());
