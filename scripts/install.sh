@@ -11,6 +11,7 @@
 #                                scripts/node-options (the V8 options the service runs with)
 #   /usr/bin/standby             a small sh wrapper: the absolute path of a Node.js >= 20 (found now) + the program
 #   /usr/lib/systemd/system/standby.service   systemd/standby.service as it is
+#   /usr/lib/sysusers.d/standby.conf          systemd/standby.sysusers: the group standby
 #   /etc/standby/standby.yaml    from etc/standby.yaml (rules: /etc/standby/rules.d/*.yaml, state_dir:
 #                                /var/lib/standby, api token below), 0640 root:standby; never overwritten: an
 #                                existing file that differs is kept and the new one written beside it as .dist
@@ -49,6 +50,7 @@ DESTDIR=${DESTDIR%/}
 LIB=/usr/lib/standby
 BIN=/usr/bin/standby
 UNIT=/usr/lib/systemd/system/standby.service
+SYSUSERS=/usr/lib/sysusers.d/standby.conf
 ETC=/etc/standby
 STATE=/var/lib/standby
 GROUP=standby
@@ -72,7 +74,7 @@ if [ "$mode" = uninstall ]; then
     say "stopped and disabled standby.service"
   fi
   rm -rf "$DESTDIR$LIB" "$DESTDIR$LIB.new" "$DESTDIR$LIB.old"
-  rm -f "$DESTDIR$BIN" "$DESTDIR$UNIT"
+  rm -f "$DESTDIR$BIN" "$DESTDIR$UNIT" "$DESTDIR$SYSUSERS"
   if systemd_runs; then systemctl daemon-reload; fi
   say "removed $DESTDIR$LIB, $DESTDIR$BIN and $DESTDIR$UNIT"
   say "kept $DESTDIR$ETC (config, rules, API token) and $DESTDIR$STATE (state, event log)$([ -n "$DESTDIR" ] || echo " and the group $GROUP"); remove them by hand if you want them gone"
@@ -149,6 +151,8 @@ mv "$DESTDIR$BIN.new" "$DESTDIR$BIN"
 
 # --- the unit -------------------------------------------------------------------------------------------------
 install -D -m 0644 systemd/standby.service "$DESTDIR$UNIT"
+# The group of the API socket and of /run/standby (the unit's Group=): for systemd-sysusers and packages.
+install -D -m 0644 systemd/standby.sysusers "$DESTDIR$SYSUSERS"
 
 # --- group, config, token, state ------------------------------------------------------------------------------
 if [ -z "$DESTDIR" ] && ! getent group "$GROUP" >/dev/null; then

@@ -9,6 +9,7 @@
  *   name is refused); bodies are limited to 64 KiB; state-changing calls to 20 a minute per client.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
+import type { IncomingMessage } from "node:http";
 import { hostname } from "node:os";
 
 export const MAX_BODY = 64 * 1024;
@@ -86,4 +87,18 @@ export class RateLimiter {
   private prune(from: number): void {
     for (const [k, v] of this.seen) if (!v.some((t) => t > from)) this.seen.delete(k);
   }
+}
+
+/**
+ * When the kernel's answer cannot be read (the service's sandbox hides other users' processes from it), what the
+ * CLI says of itself (`X-Standby-Uid`, `X-Standby-User`), marked as claimed: the socket's permissions, not this,
+ * are the authentication.
+ */
+export function claimed(peer: string, req: Pick<IncomingMessage, "headers">): string {
+  if (!peer.startsWith("peer unknown")) return peer;
+  const uid = req.headers["x-standby-uid"];
+  if (typeof uid !== "string" || !/^\d{1,10}$/.test(uid)) return peer;
+  const user = req.headers["x-standby-user"];
+  const name = typeof user === "string" && /^[\w.-]{1,32}$/.test(user) ? ` (${user})` : "";
+  return `uid ${uid}${name}, claimed`;
 }

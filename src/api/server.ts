@@ -19,6 +19,7 @@ import { type Clock, systemClock } from "../util/clock.js";
 import { API_COMMANDS, type ApiCommand, toCommand } from "./commands.js";
 import {
   type Caller,
+  claimed,
   hostAllowed,
   isJson,
   isLoopback,
@@ -297,7 +298,7 @@ async function handle(ctx: Ctx, l: Listener, req: IncomingMessage, res: ServerRe
       });
     if (!hasToken) return send(res, 401, { error: "missing or wrong token (Authorization: Bearer TOKEN)" });
     caller = { by: "token", who: `token ${tokenId(opts.token)}` };
-  } else caller = { by: "socket", who: await socketPeer(req.socket) };
+  } else caller = { by: "socket", who: claimed(await socketPeer(req.socket), req) };
   const client = tcp ? `${caller.who} ${req.socket.remoteAddress}` : caller.who.replace(/, pid \d+$/, "");
   if (!ctx.limiter.allow(client, ctx.clock.mono()))
     return send(

@@ -106,6 +106,8 @@ describe.skipIf(why !== undefined)("scripts/install.sh into DESTDIR", () => {
 
     const unit = join(root, "usr/lib/systemd/system/standby.service");
     expect(readFileSync(unit, "utf8")).toBe(readFileSync(join(ROOT, "systemd/standby.service"), "utf8"));
+    // The unit's Group=standby: the group for systemd-sysusers.
+    expect(readFileSync(join(root, "usr/lib/sysusers.d/standby.conf"), "utf8")).toMatch(/^g standby -$/m);
 
     const yaml = readFileSync(config(), "utf8");
     expect(mode(config())).toBe("640");
@@ -196,7 +198,12 @@ describe.skipIf(why !== undefined)("scripts/install.sh into DESTDIR", () => {
   it("--uninstall removes the program, the wrapper and the unit, and keeps config and state", async () => {
     const r = await install("--uninstall");
     expect(r.stdout).toContain("kept");
-    for (const p of ["usr/lib/standby", "usr/bin/standby", "usr/lib/systemd/system/standby.service"])
+    for (const p of [
+      "usr/lib/standby",
+      "usr/bin/standby",
+      "usr/lib/systemd/system/standby.service",
+      "usr/lib/sysusers.d/standby.conf",
+    ])
       expect(existsSync(join(root, p)), p).toBe(false);
     for (const p of [
       "etc/standby/standby.yaml",

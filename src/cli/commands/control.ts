@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { request } from "node:http";
+import { userInfo } from "node:os";
 import { dirname, resolve } from "node:path";
 import { parseDocument } from "yaml";
 import { parseListen } from "../../api/server.js";
@@ -110,6 +111,7 @@ async function call(
           ...(text !== undefined
             ? { "content-type": "application/json", "content-length": Buffer.byteLength(text) }
             : {}),
+          ...whoAmI(),
         },
         timeout: 5000,
       },
@@ -362,4 +364,14 @@ function follow(t: ApiTarget, path: string, each: (e: StandbyEvent) => void): Pr
     req.on("error", reject);
     req.end();
   });
+}
+
+/** Who runs the CLI, for the daemon's log when the kernel cannot tell it (see src/api/server.ts `claimed`). */
+function whoAmI(): Record<string, string> {
+  try {
+    const u = userInfo();
+    return { "x-standby-uid": String(u.uid), "x-standby-user": u.username };
+  } catch {
+    return {};
+  }
 }

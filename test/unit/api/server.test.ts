@@ -289,3 +289,20 @@ describe("commands", () => {
     expect(toCommand("failover", { member: "b" }, fixed)).toEqual({ command: "failover", member: "b" });
   });
 });
+
+describe("who called over the socket", () => {
+  it("is the kernel's answer when there is one; else what the CLI claims, marked so", async () => {
+    const { claimed } = await import("../../../src/api/guard.js");
+    const h = (headers: Record<string, string>) => ({ headers });
+    expect(claimed("uid 0 (root), pid 7", h({ "x-standby-uid": "1000" }))).toBe("uid 0 (root), pid 7");
+    expect(
+      claimed("peer unknown (ss did not show it)", h({ "x-standby-uid": "1000", "x-standby-user": "alice" })),
+    ).toBe("uid 1000 (alice), claimed");
+    expect(claimed("peer unknown (x)", h({ "x-standby-uid": "10; rm -rf", "x-standby-user": "a b" }))).toBe(
+      "peer unknown (x)",
+    );
+    expect(claimed("peer unknown (x)", h({ "x-standby-uid": "5", "x-standby-user": "a\nb" }))).toBe(
+      "uid 5, claimed",
+    );
+  });
+});
