@@ -88,6 +88,10 @@ async function runIp(argv: string[], opts: ReadOptions): Promise<string> {
     ...(opts.signal ? { signal: opts.signal } : {}),
   });
   const failure = describeFailure(r, opts.timeout ?? READ_TIMEOUT_MS);
+  // A routing table that does not exist yet (nothing was ever added to it, e.g. after a reboot) holds no routes:
+  // `ip route show table N` exits 2 with "FIB table does not exist"; reconcile must then install, not give up.
+  if (failure !== undefined && opts.table !== undefined && /FIB table does not exist/.test(r.output))
+    return "[]";
   if (failure !== undefined) {
     const detail = failure === "no such file" ? "not found (install iproute2)" : failure;
     throw new ReadError(`ip: ${detail}`, argv, r.output);

@@ -227,3 +227,13 @@ describe("read commands", () => {
     ]);
   });
 });
+
+describe("a routing table that does not exist yet", () => {
+  it("reads as empty (ip exits 2, FIB table does not exist): reconcile installs the route instead of giving up", async () => {
+    // Read-only, and a table number nobody uses: the host's routes are only read.
+    const { readRoutes } = await import("../../../src/actions/routes.js");
+    expect(await readRoutes({ table: 48_213 })).toEqual([]);
+    // Any other failure is still an error.
+    await expect(readRoutes({ table: "no-such-table-name" })).rejects.toThrow(/ip: /);
+  });
+});
