@@ -4,6 +4,7 @@
  */
 import { isAbsolute, resolve } from "node:path";
 import { z } from "zod";
+import { sharedField } from "../../src/cluster/config.js";
 import type { MetricInfo } from "../../src/collector.js";
 import {
   describeValue,
@@ -54,6 +55,7 @@ export const schema = z
       description:
         "Read the BMC's sensor records once (`sdr dump`) and poll with `-S`, refreshed hourly and after an outage",
     }),
+    shared: sharedField,
   })
   .transform(withTimeout);
 

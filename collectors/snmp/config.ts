@@ -4,6 +4,7 @@
  * One block is one agent: 1,000 switches are 1,000 blocks, each with its own session and in-flight limit.
  */
 import { z } from "zod";
+import { sharedField } from "../../src/cluster/config.js";
 import type { MetricInfo } from "../../src/collector.js";
 import {
   describeValue,
@@ -139,6 +140,7 @@ export const schema = z
     max_repetitions: z.int().min(1).max(100).default(25).meta({
       description: "Rows per GETBULK (default 25)",
     }),
+    shared: sharedField,
   })
   .transform(withTimeout);
 

@@ -6,6 +6,7 @@
  */
 import path from "node:path";
 import { collectorDefinition } from "../../collectors/index.js";
+import { crossCheckCluster, resolveClusterPaths } from "../cluster/config.js";
 import type { RuleSpec } from "../engine/types.js";
 import type { GroupSpec } from "../groups/types.js";
 import { catalogueWarnings } from "./catalogue.js";
@@ -122,6 +123,7 @@ async function loadConfigInner(text: string, file: string, opts: LoadOptions): P
   const allRules = ruleNames(ruleLoads, errors);
   const rulesKnown = allGlobsLoaded && ruleLoads.every((r) => r.f !== undefined && !r.f.fatal);
   crossCheckConfig(f, allRules, rulesKnown, errors);
+  crossCheckCluster(f, errors);
 
   if (errors.length > 0 || !parsed.success) return fail(errors);
 
@@ -148,6 +150,7 @@ async function loadConfigInner(text: string, file: string, opts: LoadOptions): P
       // "" turns the socket off; a relative path is relative to this file, as every path here.
       socket: spec.api.socket === "" ? "" : path.resolve(base, spec.api.socket),
     },
+    ...(spec.cluster ? { cluster: resolveFileSecrets(resolveClusterPaths(spec.cluster, base), base) } : {}),
     configFile: file,
   };
   const warnings = [...verifyWarnings(f, config), ...catalogueWarnings(ruleLoads, config.collectors)];

@@ -15,6 +15,13 @@ import { z } from "zod";
 import { COLLECTORS, type CollectorSpec } from "../../collectors/index.js";
 import { snmpSetAction } from "../actions/kinds/snmp_set.config.js";
 import type { ActionSpec } from "../actions/types.js";
+import {
+  type ClusterSpec,
+  clusterSchema,
+  quorumSchema,
+  scopeSchema,
+  withClusterName,
+} from "../cluster/config.js";
 import { DEFAULT_FLAP } from "../engine/engine.js";
 import type { RuleSpec } from "../engine/types.js";
 import type { GroupSpec, HealthRef, MemberSpec } from "../groups/types.js";
@@ -232,6 +239,8 @@ export const groupSchema = z
         within: duration({ positive: true }).prefault("5s"),
       })
       .optional(),
+    scope: scopeSchema,
+    quorum: quorumSchema,
   })
   .superRefine((g, ctx) => {
     if (g.min_healthy !== undefined && g.min_healthy > g.members.length) {
@@ -331,11 +340,13 @@ export const configSchema = z
     notify: z.array(notifySchema).default([]),
     sinks: sinksSchema.prefault({}),
     api: apiSchema.prefault({}),
+    cluster: clusterSchema.optional(),
   })
   .meta({
     title: "standby.yaml",
-    description: "standby: collectors, groups of redundant members, sinks, api",
-  });
+    description: "standby: collectors, groups of redundant members, sinks, api, cluster (fleet mode)",
+  })
+  .transform(withClusterName);
 
 // ---------------------------------------------------------------------------------------------------------
 // Output types
@@ -361,6 +372,8 @@ export interface Config {
   readonly notify: readonly NotifySpec[];
   readonly sinks: SinksSpec;
   readonly api: ApiSpec;
+  /** Fleet mode (docs/fleet.md): absent, every group is local. TLS paths absolute. */
+  readonly cluster?: ClusterSpec;
   /** The config file, as given to the loader. */
   readonly configFile: string;
 }
@@ -372,3 +385,5 @@ export type _CheckGroup = Assignable<z.output<typeof groupSchema>, GroupSpec>;
 export type _CheckMember = Assignable<z.output<typeof memberSchema>, MemberSpec>;
 export type _CheckAction = Assignable<z.output<typeof actionSchema>, ActionSpec>;
 export type _CheckSecret = Assignable<z.output<typeof secretSchema>, Secret>;
+export type _CheckCluster = Assignable<NonNullable<ConfigFileSpec["cluster"]>, ClusterSpec>;
+export type _CheckClusterBack = Assignable<ClusterSpec, NonNullable<ConfigFileSpec["cluster"]>>;

@@ -18,6 +18,15 @@ export interface MemberSpec {
 
 export type FailbackMode = "auto" | "manual" | "never";
 
+/** local: this instance decides the group alone; shared: the fleet's elected leader does (docs/fleet.md). */
+export type GroupScope = "local" | "shared";
+
+/**
+ * How many of the live observers must see a shared group's member unhealthy before it is failed over:
+ * `majority` (⌊n/2⌋+1), `any` (1), `all` (n), or a number (no quorum while fewer observers are live).
+ */
+export type Quorum = "majority" | "any" | "all" | number;
+
 export interface GroupSpec {
   readonly name: string;
   /** Sorted by priority, highest first (the loader sorts; ties keep file order). */
@@ -36,6 +45,10 @@ export interface GroupSpec {
   };
   readonly min_healthy?: number;
   readonly verify?: { readonly rules: readonly string[]; readonly within: number };
+  /** Absent: local (the loader always sets it). */
+  readonly scope?: GroupScope;
+  /** Absent: majority (the loader always sets it); only shared groups use it. */
+  readonly quorum?: Quorum;
   readonly source?: SourcePos;
 }
 

@@ -17,7 +17,17 @@ const DOCS = [
   ...COLLECTORS.map((c) => `collectors/${c.type}/README.md`),
 ].filter((f) => f.endsWith(".md"));
 
-const CONFIG_KEYS = new Set(["host", "state_dir", "rules", "collectors", "groups", "notify", "sinks", "api"]);
+const CONFIG_KEYS = new Set([
+  "host",
+  "state_dir",
+  "rules",
+  "collectors",
+  "groups",
+  "notify",
+  "sinks",
+  "api",
+  "cluster",
+]);
 
 /** The ```yaml blocks of a markdown file, with the line each starts on. */
 function yamlBlocks(file: string): { line: number; text: string }[] {

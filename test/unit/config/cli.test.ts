@@ -86,6 +86,7 @@ describe("standby schema", () => {
       "notify",
       "sinks",
       "api",
+      "cluster",
     ]);
     expect(schema.additionalProperties).toBe(false);
     // Input side: durations are strings as users write them.
