@@ -34,7 +34,13 @@ export async function runCheck(opts: CheckOptions, io: Io): Promise<number> {
       const c = r.config;
       summaries.push(
         `config OK: ${plural(c.rules.length, "rule")} in ${plural(c.ruleFiles.length, "file")}, ` +
-          `${plural(c.groups.length, "group")}, ${plural(c.collectors.length, "collector")}`,
+          `${plural(c.groups.length, "group")}, ${plural(c.collectors.length, "collector")}` +
+          (c.cluster
+            ? `; fleet member "${c.cluster.name}" of ${c.cluster.etcd.length} etcd endpoint(s), ${plural(
+                c.groups.filter((g) => g.scope === "shared").length,
+                "shared group",
+              )}`
+            : ""),
       );
     } else errors.push(...r.errors);
   }
