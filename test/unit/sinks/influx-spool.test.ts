@@ -15,7 +15,7 @@ afterEach(async () => {
 const lines = (p: string, n: number) => Array.from({ length: n }, (_, i) => `${p} value=${i} ${i}`);
 const settle = () => new Promise((r) => setTimeout(r, 30));
 async function until(pred: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !pred(); i++) await new Promise((r) => setTimeout(r, 10));
+  for (let i = 0; i < 1500 && !pred(); i++) await new Promise((r) => setTimeout(r, 10));
   expect(pred()).toBe(true);
 }
 
@@ -55,10 +55,12 @@ describe("influx spool", () => {
     const s = spool({ memoryPoints: 1000 });
     s.push("sample", lines("a", 1500));
     s.push("decision", lines("e", 10));
-    await until(() => s.stats.diskPoints >= 500);
+    // The spills finish in their own time (fsync each; slow on a busy machine): wait for the bound, not a fixed time.
+    await until(() => s.stats.memoryPoints <= 1000);
     await settle();
     // Only what is above the bound went to disk.
     expect(s.stats.memoryPoints).toBeLessThanOrEqual(1000);
+    expect(s.stats.diskPoints).toBeGreaterThanOrEqual(500);
     expect(s.stats.diskPoints).toBeLessThanOrEqual(520);
     await s.persist();
     expect(s.stats).toMatchObject({ memoryPoints: 0, diskPoints: 1510, segments: 151 });
@@ -76,7 +78,7 @@ describe("influx spool", () => {
     await settle();
     expect(await readdir(dir)).toEqual([]);
     expect(again.stats).toMatchObject({ diskPoints: 0, diskBytes: 0, segments: 0 });
-  });
+  }, 30_000);
 
   it("while spillAll (InfluxDB failing), every batch closed goes to disk at once", async () => {
     const s = spool();
