@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "../src/cluster/client.js";
 import { Election } from "../src/cluster/election.js";
-import { InstanceLease } from "../src/cluster/lease.js";
+import { instanceLease } from "../src/cluster/lease.js";
 import { childMissing, ElectorProcess } from "../test/integration/cluster-harness.js";
 import { until } from "../test/peers/common.js";
 import { Etcd } from "../test/peers/etcd.js";
@@ -114,7 +114,7 @@ async function benchRoundTrips(
 ): Promise<{ txn: number[]; put: number[]; get: number[] }> {
   const spec = { etcd: etcd.endpoints, lease_ttl: ttlMs, prefix: "/bench", name: "rt" };
   const client = createClient(spec);
-  const lease = new InstanceLease(client, { ttlMs });
+  const lease = instanceLease(client, spec);
   const election = new Election(client, lease, spec, { group: "rt" });
   election.on("error", () => {});
   lease.start();

@@ -8,7 +8,8 @@
  * this loop lost it 1 of 12 (shared/recipes/etcd.md).
  *
  * Fail closed on our own clock: `held(now)` is true only while now < (the send time of the last acknowledged
- * keepalive, or of the grant) + TTL − margin. etcd expires the lease TTL after it *received* that keepalive, which
+ * keepalive round, or of the grant) + TTL − margin; a round is a keepalive plus a linearizable read (see
+ * `quorumKey`), both acknowledged. etcd expires the lease TTL after it *received* that keepalive, which
  * is later, so while `held` says yes the server still has the lease. Both clocks must agree: the monotonic one
  * (immune to NTP steps) and the wall clock (which, unlike CLOCK_MONOTONIC, runs on through a system suspend).
  * etcd3's own `'lost'` is late (3.9–6.1 s at TTL 2 with etcd unreachable); this one fires at the expiry.
@@ -19,7 +20,7 @@
 import { EventEmitter } from "node:events";
 import { type Etcd3, EtcdLeaseInvalidError, type Lease } from "etcd3";
 import { type Clock, systemClock } from "../util/clock.js";
-import { leaseTtlSeconds } from "./client.js";
+import { type ClusterSpec, leaseTtlSeconds, normalizePrefix } from "./client.js";
 
 export interface LeaseOptions {
   /** The lease TTL in ms (granted in whole seconds, at least 2 s). */
@@ -30,6 +31,14 @@ export interface LeaseOptions {
   intervalMs?: number;
   /** The deadline of one keepalive (and of a revoke). Default 80 % of the interval. */
   deadlineMs?: number;
+  /**
+   * A key read linearizably with every keepalive (it need not exist): the round counts only if both succeed. An
+   * etcd leader that has lost its peers still acknowledges keepalives until it steps down (an election timeout,
+   * 1 s by default, measured: acks 0.75 s after 2 of 3 members were killed); the read needs a quorum, so the
+   * lease stops counting as held within TTL − margin of the quorum's loss. `instanceLease()` sets
+   * `<prefix>/quorum`; without it the bound is TTL + etcd's election timeout.
+   */
+  quorumKey?: string;
   clock?: Clock;
 }
 
@@ -47,6 +56,7 @@ export class InstanceLease extends EventEmitter<LeaseEvents> {
   readonly intervalMs: number;
   readonly deadlineMs: number;
   private readonly clock: Clock;
+  private readonly quorumKey: string | undefined;
   private lease: Lease | undefined;
   private leaseId: string | undefined;
   /** Monotonic and wall-clock instants until which the lease counts as held. */
@@ -70,6 +80,7 @@ export class InstanceLease extends EventEmitter<LeaseEvents> {
     this.intervalMs = opts.intervalMs ?? this.ttlMs / 4;
     this.deadlineMs = opts.deadlineMs ?? Math.round(this.intervalMs * 0.8);
     this.clock = opts.clock ?? systemClock;
+    this.quorumKey = opts.quorumKey;
   }
 
   /** Starts granting and keeping the lease alive (idempotent). */
@@ -175,17 +186,27 @@ export class InstanceLease extends EventEmitter<LeaseEvents> {
     const lease = this.lease!;
     const sentMono = this.clock.mono();
     const sentWall = this.clock.wall();
-    try {
-      await lease.keepaliveOnce({ deadline: Date.now() + this.deadlineMs });
-      if (lease !== this.lease) return;
+    const deadline = Date.now() + this.deadlineMs;
+    const [ka, quorum] = await Promise.allSettled([
+      lease.keepaliveOnce({ deadline }),
+      this.quorumKey === undefined
+        ? Promise.resolve()
+        : this.client.get(this.quorumKey).options({ deadline }).exec(),
+    ]);
+    if (lease !== this.lease) return;
+    if (ka.status === "fulfilled" && quorum.status === "fulfilled") {
       this.lastError = undefined;
       this.extend(sentMono, sentWall);
-    } catch (e) {
-      if (lease !== this.lease) return;
-      this.lastError = `lease keepalive failed: ${(e as Error).message}`;
-      if (e instanceof EtcdLeaseInvalidError) this.lose("etcd no longer knows the lease (it expired)");
-      else if (!this.held()) this.lose(`no keepalive acknowledged within the TTL (${this.lastError})`);
+      return;
     }
+    if (ka.status === "rejected") {
+      this.lastError = `lease keepalive failed: ${(ka.reason as Error).message}`;
+      if (ka.reason instanceof EtcdLeaseInvalidError)
+        return this.lose("etcd no longer knows the lease (it expired)");
+    } else if (quorum.status === "rejected") {
+      this.lastError = `quorum check (linearizable read) failed: ${(quorum.reason as Error).message}`;
+    }
+    if (!this.held()) this.lose(`no keepalive acknowledged within the TTL (${this.lastError})`);
   }
 
   /** An acknowledged keepalive (or grant) sent at these instants: held until TTL − margin after them. */
@@ -214,4 +235,17 @@ export class InstanceLease extends EventEmitter<LeaseEvents> {
     this.emit("lost", id, reason);
     if (this.running) this.schedule(0);
   }
+}
+
+/** The instance's lease for a `cluster:` spec: its TTL, and the quorum check on `<prefix>/quorum`. */
+export function instanceLease(
+  client: Etcd3,
+  spec: Pick<ClusterSpec, "lease_ttl" | "prefix">,
+  clock?: Clock,
+): InstanceLease {
+  return new InstanceLease(client, {
+    ttlMs: spec.lease_ttl,
+    quorumKey: `${normalizePrefix(spec.prefix)}/quorum`,
+    clock,
+  });
 }

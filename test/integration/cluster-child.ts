@@ -13,14 +13,14 @@
 import { createInterface } from "node:readline";
 import { type ClusterSpec, createClient } from "../../src/cluster/client.js";
 import { Election } from "../../src/cluster/election.js";
-import { InstanceLease } from "../../src/cluster/lease.js";
+import { instanceLease } from "../../src/cluster/lease.js";
 
 const spec = JSON.parse(process.argv[2] ?? "{}") as ClusterSpec & { group: string };
 const say = (o: Record<string, unknown>) =>
   process.stdout.write(`${JSON.stringify({ ...o, t: Date.now() })}\n`);
 
 const client = createClient(spec);
-const lease = new InstanceLease(client, { ttlMs: spec.lease_ttl });
+const lease = instanceLease(client, spec);
 const election = new Election(client, lease, spec, { group: spec.group });
 let lastFence: string | undefined;
 

@@ -323,6 +323,27 @@ export class Etcd {
     return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
   }
 
+  /**
+   * Which member is raft leader, by `etcdctl endpoint status` (undefined when none answers or none leads). Killing
+   * the other two leaves a leader that acknowledges lease keepalives until it steps down (~1 s): the hard case.
+   */
+  raftLeader(): number | undefined {
+    const r = this.etcdctl(["endpoint", "status", "-w", "json"], 2000);
+    try {
+      const rows = JSON.parse(r.stdout) as {
+        Endpoint: string;
+        Status: { header: { member_id: unknown }; leader: unknown };
+      }[];
+      const row = rows.find((x) => String(x.Status.leader) === String(x.Status.header.member_id));
+      const i = row
+        ? this.endpoints.findIndex((e) => e.endsWith(row.Endpoint.replace(/^https?:\/\//, "")))
+        : -1;
+      return i < 0 ? undefined : i;
+    } catch {
+      return undefined;
+    }
+  }
+
   private member(i: number): Member {
     const m = this.members[i];
     if (m === undefined) throw new Error(`etcd: no member ${i} (0..${this.members.length - 1})`);
