@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
+import { benchCluster } from "./cluster.js";
 import { benchEngine, type EngineBenchResult } from "./engine.js";
 import { benchFailover } from "./failover.js";
 import { benchInflux } from "./influx.js";
@@ -55,6 +56,11 @@ const influx = process.env.BENCH_SKIP_INFLUX
   : await benchInflux(console.log);
 if (typeof influx === "string") console.log(`influx benchmark ${influx}`);
 
+const cluster = process.env.BENCH_SKIP_CLUSTER
+  ? "skipped: BENCH_SKIP_CLUSTER is set"
+  : await benchCluster(console.log);
+if (typeof cluster === "string") console.log(`cluster benchmark ${cluster}`);
+
 const out = {
   date: new Date().toISOString(),
   node: process.version,
@@ -65,6 +71,7 @@ const out = {
   ipmi,
   snmp,
   influx,
+  cluster,
 };
 mkdirSync("bench/results", { recursive: true });
 writeFileSync("bench/results/latest.json", `${JSON.stringify(out, null, 2)}\n`);
