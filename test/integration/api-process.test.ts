@@ -11,24 +11,17 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { assertBuilt, MAIN } from "../e2e/daemon-harness.js";
 import { freeTcpPort } from "../peers/common.js";
+import { SVC_RULES, svcConfig } from "./svc-daemon.js";
 
 const run = promisify(execFile);
 const TOKEN = "a-token-of-32-characters-0123456";
 
-function config(dir: string, port: number, apiPort: number, token: string): string {
-  return `state_dir: ${join(dir, "state")}
-rules: [rules.yaml]
-collectors:
-  - {name: svc-probe, type: probe, interval: 100ms, timeout: 90ms, probe: {kind: tcp, target: "127.0.0.1:${port}"}}
-groups:
-  - name: svc
-    members:
-      - {name: primary, priority: 100, health: [svc-down], activate: []}
-      - {name: backup, priority: 50, health: [], activate: []}
-    failback: {mode: manual}
-api: {socket: api.sock, listen: "127.0.0.1:${apiPort}", token: {file: ${token}}, metrics: true}
-`;
-}
+const config = (dir: string, port: number, apiPort: number, token: string) =>
+  svcConfig(
+    dir,
+    port,
+    `{socket: api.sock, listen: "127.0.0.1:${apiPort}", token: {file: ${token}}, metrics: true}`,
+  );
 
 describe("the API of a running daemon", () => {
   let dir: string;
@@ -43,10 +36,7 @@ describe("the API of a running daemon", () => {
     dir = mkdtempSync(join(tmpdir(), "sb-api-proc-"));
     server = createServer((s) => s.end());
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-    writeFileSync(
-      join(dir, "rules.yaml"),
-      `rules:\n  - {name: svc-down, metric: probe.success, labels: {collector: svc-probe}, problem: "max over 3 samples == 0"}\n`,
-    );
+    writeFileSync(join(dir, "rules.yaml"), SVC_RULES);
     writeFileSync(join(dir, "api.token"), `${TOKEN}\n`, { mode: 0o600 });
     apiPort = await freeTcpPort();
     file = join(dir, "standby.yaml");

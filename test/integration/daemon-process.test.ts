@@ -10,27 +10,12 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { assertBuilt, MAIN } from "../e2e/daemon-harness.js";
+import { SVC_RULES, svcConfig } from "./svc-daemon.js";
 
 const run = promisify(execFile);
 
-function config(port: number, apiPort: number, dir: string, extraRule = ""): string {
-  return `state_dir: ${join(dir, "state")}
-rules: [rules.yaml]
-collectors:
-  - name: svc-probe
-    type: probe
-    interval: 100ms
-    timeout: 90ms
-    probe: {kind: tcp, target: "127.0.0.1:${port}"}
-groups:
-  - name: svc
-    members:
-      - {name: primary, priority: 100, health: [svc-down], activate: []}
-      - {name: backup, priority: 50, health: [], activate: []}
-    failback: {mode: manual}
-api: {socket: api.sock, listen: "127.0.0.1:${apiPort}"}
-${extraRule}`;
-}
+const config = (port: number, apiPort: number, dir: string, extraRule = "") =>
+  svcConfig(dir, port, `{socket: api.sock, listen: "127.0.0.1:${apiPort}"}`, extraRule);
 
 describe("standby run as a process", () => {
   let dir: string;
@@ -46,10 +31,7 @@ describe("standby run as a process", () => {
     server = createServer((s) => s.end());
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
     const port = (server.address() as { port: number }).port;
-    writeFileSync(
-      join(dir, "rules.yaml"),
-      `rules:\n  - {name: svc-down, metric: probe.success, labels: {collector: svc-probe}, problem: "max over 3 samples == 0"}\n`,
-    );
+    writeFileSync(join(dir, "rules.yaml"), SVC_RULES);
     file = join(dir, "standby.yaml");
     writeFileSync(file, config(port, apiPort, dir));
     daemon = spawn(process.execPath, [MAIN, "run", "--config", file], { stdio: ["ignore", "pipe", "pipe"] });

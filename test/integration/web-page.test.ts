@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { assertBuilt, MAIN, ROOT } from "../e2e/daemon-harness.js";
 import { failInCiWhenMissing } from "../peers/ci.js";
 import { freeTcpPort } from "../peers/common.js";
+import { SVC_RULES, svcConfig } from "./svc-daemon.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const TOKEN = "a-token-of-32-characters-0123456";
@@ -34,20 +35,12 @@ interface Win {
   MutationObserver: new (cb: () => void) => { observe(node: unknown, opts: object): void };
 }
 
-function config(dir: string, port: number, apiPort: number): string {
-  return `state_dir: ${join(dir, "state")}
-rules: [rules.yaml]
-collectors:
-  - {name: svc-probe, type: probe, interval: 100ms, timeout: 90ms, probe: {kind: tcp, target: "127.0.0.1:${port}"}}
-groups:
-  - name: svc
-    members:
-      - {name: primary, priority: 100, health: [svc-down], activate: []}
-      - {name: backup, priority: 50, health: [], activate: []}
-    failback: {mode: manual}
-api: {socket: ${join(dir, "api.sock")}, listen: "127.0.0.1:${apiPort}", token: {file: ${join(dir, "api.token")}}}
-`;
-}
+const config = (dir: string, port: number, apiPort: number) =>
+  svcConfig(
+    dir,
+    port,
+    `{socket: ${join(dir, "api.sock")}, listen: "127.0.0.1:${apiPort}", token: {file: ${join(dir, "api.token")}}}`,
+  );
 
 describe.skipIf(missing !== undefined)("the status web page in headless Chromium", () => {
   let dir: string;
@@ -66,10 +59,7 @@ describe.skipIf(missing !== undefined)("the status web page in headless Chromium
     dir = mkdtempSync(join(tmpdir(), "sb-web-"));
     server = createServer((s) => s.end());
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-    writeFileSync(
-      join(dir, "rules.yaml"),
-      `rules:\n  - {name: svc-down, metric: probe.success, labels: {collector: svc-probe}, problem: "max over 3 samples == 0"}\n`,
-    );
+    writeFileSync(join(dir, "rules.yaml"), SVC_RULES);
     writeFileSync(join(dir, "api.token"), `${TOKEN}\n`, { mode: 0o600 });
     const apiPort = await freeTcpPort();
     base = `http://127.0.0.1:${apiPort}`;

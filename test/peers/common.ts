@@ -4,6 +4,7 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { createSocket } from "node:dgram";
+import { closeSync, existsSync, fstatSync, openSync, readSync } from "node:fs";
 import { createServer } from "node:net";
 
 /** A free UDP port on 127.0.0.1 (bound, then released). */
@@ -48,4 +49,18 @@ export async function stopProcess(c: ChildProcess | undefined): Promise<void> {
   const t = setTimeout(() => c.kill("SIGKILL"), 5000);
   await exited;
   clearTimeout(t);
+}
+
+/** The last `lines` lines of a log file (its last 64 KB read), or "(no log)". */
+export function tailFile(file: string, lines = 20): string {
+  if (!existsSync(file)) return "(no log)";
+  const fd = openSync(file, "r");
+  try {
+    const size = fstatSync(fd).size;
+    const buf = Buffer.alloc(Math.min(size, 65_536));
+    readSync(fd, buf, 0, buf.length, size - buf.length);
+    return buf.toString("utf8").trimEnd().split("\n").slice(-lines).join("\n");
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -10,20 +10,11 @@
  * No vitest here: the benchmarks import it.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import {
-  closeSync,
-  existsSync,
-  fstatSync,
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  readSync,
-  rmSync,
-} from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freeTcpPort } from "./common.js";
+import { freeTcpPort, tailFile } from "./common.js";
 
 export interface EtcdOptions {
   /** How many members (default 3). */
@@ -123,16 +114,7 @@ export class Etcd {
   /** The last `lines` lines of member i's log (every start appended; its last 64 KB read). */
   logTail(i: number, lines = 15): string {
     const file = this.logFile(i);
-    if (!existsSync(file)) return "(no log)";
-    const fd = openSync(file, "r");
-    try {
-      const size = fstatSync(fd).size;
-      const buf = Buffer.alloc(Math.min(size, 65_536));
-      readSync(fd, buf, 0, buf.length, size - buf.length);
-      return buf.toString("utf8").trimEnd().split("\n").slice(-lines).join("\n");
-    } finally {
-      closeSync(fd);
-    }
+    return tailFile(file, lines);
   }
 
   /**

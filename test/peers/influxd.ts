@@ -7,21 +7,11 @@
  * No vitest here: the benchmarks import it.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import {
-  closeSync,
-  existsSync,
-  fstatSync,
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  readSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freeTcpPort, stopProcess } from "./common.js";
+import { freeTcpPort, stopProcess, tailFile } from "./common.js";
 
 /** One statement's result, as influxd's `/query` answers it (JSON). */
 export interface InfluxSeries {
@@ -112,16 +102,7 @@ export class Influxd {
 
   /** The last `lines` lines of influxd's log (stdout and stderr, every start appended; its last 64 KB read). */
   logTail(lines = 20): string {
-    if (!existsSync(this.logFile)) return "(no log)";
-    const fd = openSync(this.logFile, "r");
-    try {
-      const size = fstatSync(fd).size;
-      const buf = Buffer.alloc(Math.min(size, 65_536));
-      readSync(fd, buf, 0, buf.length, size - buf.length);
-      return buf.toString("utf8").trimEnd().split("\n").slice(-lines).join("\n");
-    } finally {
-      closeSync(fd);
-    }
+    return tailFile(this.logFile, lines);
   }
 
   /**
