@@ -1,0 +1,85 @@
+/**
+ * The values of the vote and instance keys of fleet mode (docs/fleet.md "Keys in etcd"), as `Votes`
+ * (src/cluster/votes.ts) writes them and reads them back: whatever another instance (or a person) put there is
+ * parsed defensively, a malformed member or field is dropped rather than trusted.
+ */
+import type { Health } from "../states.js";
+import type { FleetVerdict } from "./quorum.js";
+
+/** One member as this instance sees it. */
+export interface MemberView {
+  readonly health: Health;
+  readonly reason?: string;
+}
+
+/** What is stored per member in a vote key (`<prefix>/groups/<g>/votes/<observer>`). */
+export interface StoredView extends MemberView {
+  /** Wall-clock ms when this view (health or reason) last changed. */
+  readonly ts: number;
+}
+
+/** The value of `<prefix>/instances/<name>`. */
+export interface InstanceValue {
+  name: string;
+  host: string;
+  version: string;
+  started: number;
+  groups: string[];
+  targets: string[];
+  /** The process's random id: tells its own key from an earlier lease apart from another instance's. */
+  id: string;
+}
+
+const HEALTHS: readonly string[] = ["healthy", "degraded", "unhealthy", "unknown"];
+
+function parseObject(json: string): Record<string, unknown> | undefined {
+  try {
+    const v: unknown = JSON.parse(json);
+    return typeof v === "object" && v !== null && !Array.isArray(v)
+      ? (v as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A vote's value, with malformed members dropped (undefined when it is not an object at all). */
+export function parseVote(json: string): Record<string, StoredView> | undefined {
+  const v = parseObject(json);
+  if (v === undefined) return undefined;
+  const out: Record<string, StoredView> = {};
+  for (const [m, x] of Object.entries(v)) {
+    const s = x as Partial<StoredView> | null;
+    if (!s || typeof s !== "object" || !HEALTHS.includes(s.health as string)) continue;
+    out[m] = {
+      health: s.health as Health,
+      ...(typeof s.reason === "string" ? { reason: s.reason } : {}),
+      ts: typeof s.ts === "number" ? s.ts : 0,
+    };
+  }
+  return out;
+}
+
+/** What `Votes` needs of an instance key: its id, host, and groups (undefined when it does not list them). */
+export function parseInstance(json: string): { id?: string; host: string; groups?: readonly string[] } {
+  const v = parseObject(json) ?? {};
+  return {
+    ...(typeof v.id === "string" ? { id: v.id } : {}),
+    host: typeof v.host === "string" ? v.host : "?",
+    ...(Array.isArray(v.groups)
+      ? { groups: v.groups.filter((g): g is string => typeof g === "string") }
+      : {}),
+  };
+}
+
+/** The fail-closed verdict: unknown, no quorum, nobody counted. */
+export function closedVerdict(reason: string): FleetVerdict {
+  return {
+    health: "unknown",
+    reason,
+    observers: 0,
+    needed: undefined,
+    tally: { healthy: 0, degraded: 0, unhealthy: 0, unknown: 0 },
+    unhealthyBy: [],
+  };
+}

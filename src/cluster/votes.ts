@@ -1,0 +1,370 @@
+/**
+ * Observer votes (issue 12, docs/fleet.md "The observer quorum"): every instance publishes its own view of each
+ * shared member under its lease, `<prefix>/groups/<g>/votes/<instance>` = `{member: {health, reason, ts}}`, and
+ * registers itself as `<prefix>/instances/<name>` under the same lease, so a dead instance's view and presence
+ * vanish with it. Not wired into the daemon yet.
+ *
+ * Reading: the in-memory picture of the fleet is only ever replaced by a full linearizable range read of
+ * `<prefix>/instances/` and `<prefix>/groups/` (never patched from watch events). A watch on the prefix only
+ * triggers that read (on put, delete, and on reconnect), and a timer re-reads every lease interval × 2: a watch
+ * that reconnects cannot make it miss a delete, the next read simply no longer has the key.
+ *
+ * Writing: a vote is put only when its JSON changed or the lease was re-granted (a new lease id); the `ts` of a
+ * member's view is when its health or reason last changed, so an unchanged view writes nothing.
+ *
+ * Fail closed: `verdict()` is `unknown` when this instance's lease is not held by its own clock (etcd unreachable
+ * or no quorum), and when the last successful read is older than the lease TTL.
+ */
+import { randomUUID } from "node:crypto";
+import { EventEmitter } from "node:events";
+import { hostname } from "node:os";
+import type { Etcd3, Watcher } from "etcd3";
+import type { Quorum } from "../groups/types.js";
+import { type Clock, systemClock } from "../util/clock.js";
+import { normalizePrefix } from "./client.js";
+import type { InstanceLease } from "./lease.js";
+import { type FleetVerdict, fleetHealth, type ObserverView } from "./quorum.js";
+import {
+  closedVerdict,
+  type InstanceValue,
+  type MemberView,
+  parseInstance,
+  parseVote,
+  type StoredView,
+} from "./vote-values.js";
+
+export type { MemberView, StoredView } from "./vote-values.js";
+
+export interface VotesOptions {
+  /** The fleet's key prefix and this instance's name (a key segment: no slash). */
+  prefix: string;
+  name: string;
+  /** For the instance key's value. */
+  host?: string;
+  version?: string;
+  /** This instance's shared groups and shared targets (published groups are added). */
+  groups?: readonly string[];
+  targets?: readonly string[];
+  /** Re-read and re-flush this often even without a watch event (ms). Default: the lease's interval × 2. */
+  recheckMs?: number;
+  clock?: Clock;
+}
+
+export interface VotesEvents {
+  /** The fleet picture was re-read. */
+  change: [];
+  /** Another instance holds `instances/<name>`: this one stays out of the fleet (it retries). */
+  refused: [reason: string];
+  /** A call to etcd failed (it retries by itself). */
+  error: [err: Error];
+}
+
+export class Votes extends EventEmitter<VotesEvents> {
+  readonly prefix: string;
+  readonly name: string;
+  readonly instanceKey: string;
+  private readonly clock: Clock;
+  private readonly recheckMs: number;
+  private readonly me: InstanceValue;
+  /** What this instance wants published, per group. */
+  private readonly desired = new Map<string, Record<string, StoredView>>();
+  /** What is in etcd, per key: the JSON and the lease it was put under. */
+  private readonly written = new Map<string, { json: string; lease: string }>();
+  /** My instance key's create_revision under the current lease. */
+  private registered: { rev: string; lease: string } | undefined;
+  /** Last read: live instances (name → groups, undefined when unknown) and votes per group and observer. */
+  private instances = new Map<string, readonly string[] | undefined>();
+  private votes = new Map<string, Map<string, Record<string, StoredView>>>();
+  private lastRead = Number.NEGATIVE_INFINITY;
+  private watcher: Watcher | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private syncing: Promise<void> | undefined;
+  private again = false;
+  private closed = false;
+  /** Why registration was refused, while it is. */
+  refusal: string | undefined;
+  private readonly onGranted = () => this.kick();
+  private readonly onLost = () => {
+    this.registered = undefined;
+    this.kick();
+  };
+
+  constructor(
+    private readonly client: Etcd3,
+    private readonly lease: InstanceLease,
+    opts: VotesOptions,
+  ) {
+    super();
+    if (!opts.name || opts.name.includes("/"))
+      throw new Error(`votes: bad instance name ${JSON.stringify(opts.name)}`);
+    this.prefix = normalizePrefix(opts.prefix);
+    this.name = opts.name;
+    this.instanceKey = `${this.prefix}/instances/${opts.name}`;
+    this.clock = opts.clock ?? systemClock;
+    this.recheckMs = opts.recheckMs ?? lease.intervalMs * 2;
+    this.me = {
+      name: opts.name,
+      host: opts.host ?? hostname(),
+      version: opts.version ?? "",
+      started: this.clock.wall(),
+      groups: [...(opts.groups ?? [])],
+      targets: [...(opts.targets ?? [])],
+      id: randomUUID(),
+    };
+  }
+
+  /** Registers the instance (whenever the lease is held), watches the fleet and keeps the votes published. */
+  start(): void {
+    if (this.closed || this.timer !== undefined) return;
+    this.lease.on("granted", this.onGranted);
+    this.lease.on("lost", this.onLost);
+    this.timer = setInterval(() => this.kick(), this.recheckMs);
+    void this.openWatch();
+    this.kick();
+  }
+
+  /** The vote key of `group` for `observer` (default: this instance). */
+  voteKey(group: string, observer: string = this.name): string {
+    return `${this.prefix}/groups/${group}/votes/${observer}`;
+  }
+
+  /**
+   * Sets this instance's view of the members of `group` and writes it if it changed (or the lease is new).
+   * Resolves when that write (if any) is done or failed; a failed one is retried by the recheck timer.
+   */
+  async publish(group: string, views: Readonly<Record<string, MemberView>>): Promise<void> {
+    if (!group || group.includes("/")) throw new Error(`votes: bad group name ${JSON.stringify(group)}`);
+    const prev = this.desired.get(group) ?? {};
+    const wall = this.clock.wall();
+    const next: Record<string, StoredView> = {};
+    for (const m of Object.keys(views).sort()) {
+      const v = views[m]!;
+      const p = prev[m];
+      const same = p !== undefined && p.health === v.health && p.reason === v.reason;
+      next[m] = same
+        ? p
+        : { health: v.health, ...(v.reason !== undefined ? { reason: v.reason } : {}), ts: wall };
+    }
+    this.desired.set(group, next);
+    if (!this.me.groups.includes(group)) this.me.groups.push(group);
+    this.kick();
+    await this.settled();
+  }
+
+  /** The live observers' views of `member` in `group`, as last read. */
+  views(group: string, member: string): ObserverView[] {
+    const out: ObserverView[] = [];
+    for (const [observer, vote] of this.votes.get(group) ?? []) {
+      const v = vote[member];
+      if (v)
+        out.push({ observer, health: v.health, ...(v.reason !== undefined ? { reason: v.reason } : {}) });
+    }
+    return out.sort((a, b) => (a.observer < b.observer ? -1 : a.observer > b.observer ? 1 : 0));
+  }
+
+  /** The live instances that have `group` (an instance whose key does not list its groups counts for all). */
+  live(group: string): string[] {
+    return [...this.instances]
+      .filter(([, groups]) => groups === undefined || groups.includes(group))
+      .map(([n]) => n)
+      .sort();
+  }
+
+  /**
+   * The fleet's verdict on `member` (fleetHealth over the live observers), or `unknown` when this instance cannot
+   * vouch for its picture: its lease is not held at `now` (monotonic ms), or the last read is older than the TTL.
+   */
+  verdict(group: string, member: string, quorum: Quorum, now: number = this.clock.mono()): FleetVerdict {
+    if (!this.lease.held(now)) {
+      const why = this.lease.lastError ? ` (${this.lease.lastError})` : "";
+      return closedVerdict(
+        `etcd unreachable: this instance's lease is not held${why}: ${member} unknown, no failover`,
+      );
+    }
+    if (now - this.lastRead > this.lease.ttlMs)
+      return closedVerdict(
+        `etcd unreachable: the votes were last read ${Math.round(now - this.lastRead)} ms ago: ${member} unknown, no failover`,
+      );
+    return fleetHealth(member, this.views(group, member), quorum, this.live(group).length);
+  }
+
+  /** Resolves when the read/write run in progress (and one queued after it) has finished. */
+  async settled(): Promise<void> {
+    while (this.syncing) await this.syncing;
+  }
+
+  /** Stops watching and deletes this instance's keys (its votes and its instance key), best effort. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    this.lease.off("granted", this.onGranted);
+    this.lease.off("lost", this.onLost);
+    await this.settled().catch(() => {});
+    await this.watcher?.cancel().catch(() => {});
+    const reg = this.registered;
+    this.registered = undefined;
+    if (!reg) return;
+    const deadline = Date.now() + 1000;
+    const deletes = [...this.desired.keys()].map((g) => this.client.delete().key(this.voteKey(g)));
+    await this.client
+      .if(this.instanceKey, "Create", "==", reg.rev)
+      .then(...deletes, this.client.delete().key(this.instanceKey))
+      .options({ deadline })
+      .commit()
+      .catch(() => {});
+  }
+
+  private async openWatch(): Promise<void> {
+    try {
+      const w = await this.client.watch().prefix(`${this.prefix}/`).create();
+      if (this.closed) {
+        await w.cancel().catch(() => {});
+        return;
+      }
+      this.watcher = w;
+      w.on("error", (e) => this.fail(e));
+      w.on("put", (kv) => this.onEvent(kv.key.toString()));
+      w.on("delete", (kv) => this.onEvent(kv.key.toString()));
+      w.on("connected", () => this.kick()); // reconnected: whatever happened meanwhile is re-read
+    } catch (e) {
+      this.fail(e as Error);
+      if (!this.closed) setTimeout(() => void this.openWatch(), this.recheckMs);
+    }
+  }
+
+  private onEvent(key: string): void {
+    if (key.startsWith(`${this.prefix}/instances/`) || /\/votes\/[^/]+$/.test(key)) this.kick();
+  }
+
+  /** Writes and re-reads now, or right after the run in progress. */
+  private kick(): void {
+    if (this.closed) return;
+    if (this.syncing) {
+      this.again = true;
+      return;
+    }
+    this.syncing = this.sync()
+      .catch((e: Error) => this.fail(e))
+      .finally(() => {
+        this.syncing = undefined;
+        if (this.again) {
+          this.again = false;
+          this.kick();
+        }
+      });
+  }
+
+  private async sync(): Promise<void> {
+    await this.flush().catch((e: Error) => this.fail(e));
+    await this.read();
+  }
+
+  /** Registers (under the current lease) and writes every vote whose JSON or lease differs from what is in etcd. */
+  private async flush(): Promise<void> {
+    const lease = this.lease.id;
+    if (lease === undefined || !this.lease.held()) return;
+    if (this.registered?.lease !== lease) await this.register(lease);
+    const reg = this.registered;
+    if (reg?.lease !== lease) return;
+    const json = JSON.stringify(this.me);
+    const w = this.written.get(this.instanceKey);
+    if (w?.json !== json || w.lease !== lease) {
+      const r = await this.client
+        .if(this.instanceKey, "Create", "==", reg.rev)
+        .then(this.client.put(this.instanceKey).value(json).lease(lease))
+        .commit();
+      if (!r.succeeded) {
+        this.registered = undefined; // deleted under us: register again
+        this.again = true;
+        return;
+      }
+      this.written.set(this.instanceKey, { json, lease });
+    }
+    for (const [group, views] of this.desired) {
+      const key = this.voteKey(group);
+      const vjson = JSON.stringify(views);
+      const old = this.written.get(key);
+      if (old?.json === vjson && old.lease === lease) continue;
+      this.written.delete(key);
+      await this.client.put(key).value(vjson).lease(lease).exec();
+      this.written.set(key, { json: vjson, lease });
+    }
+  }
+
+  /** Creates `instances/<name>` under `lease` if no other instance holds it (see docs/fleet.md "Keys"). */
+  private async register(lease: string): Promise<void> {
+    const r = await this.client
+      .if(this.instanceKey, "Create", "==", 0)
+      .then(this.client.put(this.instanceKey).value(JSON.stringify(this.me)).lease(lease))
+      .else(this.client.get(this.instanceKey))
+      .commit();
+    if (r.succeeded) {
+      this.registered = { rev: r.header.revision, lease };
+      this.written.set(this.instanceKey, { json: JSON.stringify(this.me), lease });
+      this.refusal = undefined;
+      return;
+    }
+    const kv = r.responses[0]?.response_range?.kvs[0];
+    if (!kv) return; // gone meanwhile: the next run creates it
+    const { id, host } = parseInstance(kv.value.toString());
+    if (kv.lease === lease && id === this.me.id) {
+      this.registered = { rev: kv.create_revision, lease };
+      return;
+    }
+    if (id === this.me.id) {
+      // ours from an earlier lease (lost, not yet expired): delete it and register afresh
+      await this.client
+        .if(this.instanceKey, "Create", "==", kv.create_revision)
+        .then(this.client.delete().key(this.instanceKey))
+        .commit();
+      this.again = true;
+      return;
+    }
+    const reason = `instance name "${this.name}" is taken by another instance (host ${host}): staying out of the fleet`;
+    if (this.refusal !== reason) {
+      this.refusal = reason;
+      this.emit("refused", reason);
+    }
+  }
+
+  /** Replaces the picture with one linearizable read of the instances and the votes. */
+  private async read(): Promise<void> {
+    const started = this.clock.mono();
+    const [inst, groups] = await Promise.all([
+      this.client.getAll().prefix(`${this.prefix}/instances/`).exec(),
+      this.client.getAll().prefix(`${this.prefix}/groups/`).exec(),
+    ]);
+    if (this.closed) return;
+    const instances = new Map<string, readonly string[] | undefined>();
+    for (const kv of inst.kvs) {
+      const name = kv.key.toString().slice(`${this.prefix}/instances/`.length);
+      if (!name || name.includes("/")) continue;
+      instances.set(name, parseInstance(kv.value.toString()).groups);
+    }
+    const votes = new Map<string, Map<string, Record<string, StoredView>>>();
+    const re = new RegExp(`^${escapeRe(this.prefix)}/groups/([^/]+)/votes/([^/]+)$`);
+    for (const kv of groups.kvs) {
+      const m = re.exec(kv.key.toString());
+      if (!m) continue;
+      const parsed = parseVote(kv.value.toString());
+      if (!parsed) continue;
+      const [, group, observer] = m as unknown as [string, string, string];
+      if (!votes.has(group)) votes.set(group, new Map());
+      votes.get(group)!.set(observer, parsed);
+    }
+    this.instances = instances;
+    this.votes = votes;
+    this.lastRead = started;
+    this.emit("change");
+  }
+
+  /** An 'error' event only for listeners (an unheard 'error' would kill the process). */
+  private fail(e: Error): void {
+    if (this.listenerCount("error") > 0) this.emit("error", e);
+  }
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
