@@ -353,6 +353,16 @@ export class Votes extends EventEmitter<VotesEvents> {
       if (!votes.has(group)) votes.set(group, new Map());
       votes.get(group)!.set(observer, parsed);
     }
+    // a key of ours that the read no longer has (deleted by hand, or a late revoke of an old lease): write it again
+    if (this.registered && !instances.has(this.name)) {
+      this.registered = undefined;
+      this.again = true;
+    }
+    for (const group of this.desired.keys())
+      if (this.written.has(this.voteKey(group)) && !votes.get(group)?.has(this.name)) {
+        this.written.delete(this.voteKey(group));
+        this.again = true;
+      }
     this.instances = instances;
     this.votes = votes;
     this.lastRead = started;

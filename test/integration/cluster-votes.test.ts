@@ -4,7 +4,7 @@
  * - a second instance with a taken name is refused (and writes no vote);
  * - all three see r1 unhealthy: "3 of 3 observers: r1 unhealthy" on every instance;
  * - one sees it unhealthy (its own path lost): outvoted, degraded, no failover;
- * - unchanged views are not re-written;
+ * - unchanged views are not re-written; a vote deleted by hand is written again;
  * - an instance closed: its vote and instance key go, the live count drops to 2; its keepalives stopped: the same
  *   within the TTL; a lease revoked (as etcd expiring it): gone, then re-registered and re-voted under a new lease;
  * - etcd quorum lost (2 of 3 members SIGKILLed): every verdict unknown within the TTL (fail closed).
@@ -124,6 +124,10 @@ describe.skipIf(missing !== undefined)("cluster votes", () => {
     expect(await modRev()).toBe(before);
     await a.votes.publish("g", r1("unhealthy", "still down, other rule"));
     expect(BigInt(await modRev())).toBeGreaterThan(BigInt(before));
+
+    // a's vote deleted by hand: written again
+    await b.client.delete().key("/v1/groups/g/votes/a").exec();
+    await until(() => b.votes.views("g", "r1").some((v) => v.observer === "a"), 3000, "a's vote back");
 
     // a revoked lease (as etcd expiring it): a's keys go; a new lease is granted and a re-registers and re-votes
     const oldLease = a.lease.id!;
