@@ -5,7 +5,9 @@
  * Its own keepalive loop, not etcd3's: `client.lease(ttl, { autoKeepAlive: false })` and one `keepaliveOnce`
  * every TTL/4 with a deadline of 80 % of that interval. etcd3's loop notices a stalled stream only after a TTL and
  * may reconnect to the same hung member, which lost the lease 4 of 6 times with one member SIGSTOPped at TTL 2;
- * this loop lost it 1 of 12 (shared/recipes/etcd.md).
+ * this loop lost it 1 of 12 (shared/recipes/etcd.md). With the quorum read, a hung follower cost it again until
+ * the round's read got the client's per-attempt deadline (see `keepalive`); a hung raft leader still can at TTL 2–3 s
+ * (BENCHMARKS.md, "Fleet mode: etcd").
  *
  * Fail closed on our own clock: `held(now)` is true only while now < (the send time of the last acknowledged
  * keepalive round, or of the grant) + TTL − margin; a round is a keepalive plus a linearizable read (see
