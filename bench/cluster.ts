@@ -6,8 +6,11 @@
  *   refused. The two alternate as leader from trial to trial;
  * - the etcd round trip a switch adds: `fencedTxn` (a put fenced by the leader key's create_revision) against a
  *   plain put and a linearizable get, sequentially, from an in-process elector.
+ * - a hung member: an instance lease on a client of all 3 members while one member is SIGSTOPped for 3 × TTL
+ *   (quorum holds), member i % 3 in trial i, at TTL 2 s and 3 s (test/integration/cluster-lease-harness.ts):
+ *   trials in which `'lost'` fired, split by whether the paused member was raft leader.
  * Says "skipped: ..." without etcd or the compiled child. Settings: BENCH_CLUSTER_TRIALS (10),
- * BENCH_CLUSTER_TTL_MS (2000), BENCH_CLUSTER_TXNS (1000).
+ * BENCH_CLUSTER_TTL_MS (2000), BENCH_CLUSTER_TXNS (1000), BENCH_CLUSTER_HANG_TRIALS (10 per TTL; 0 skips).
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
@@ -17,6 +20,7 @@ import { createClient } from "../src/cluster/client.js";
 import { Election } from "../src/cluster/election.js";
 import { instanceLease } from "../src/cluster/lease.js";
 import { childMissing, ElectorProcess } from "../test/integration/cluster-harness.js";
+import { type LeaseHangTrial, leaseHangTrial } from "../test/integration/cluster-lease-harness.js";
 import { until } from "../test/peers/common.js";
 import { Etcd } from "../test/peers/etcd.js";
 
@@ -42,6 +46,13 @@ export interface ClusterBenchResult {
   readonly fencedTxn: Quantiles;
   readonly put: Quantiles;
   readonly get: Quantiles;
+  /** One member SIGSTOPped 3 × TTL, quorum intact: per TTL, trials that lost the lease (raft leader / follower paused). */
+  readonly hungMember: {
+    ttlMs: number;
+    lost: string;
+    leaderPausedLost: string;
+    followerPausedLost: string;
+  }[];
 }
 
 /** Nearest-rank quantiles, rounded to 0.01 ms. */
@@ -145,6 +156,39 @@ async function benchRoundTrips(
   return out;
 }
 
+async function benchHungMember(
+  etcd: Etcd,
+  trials: number,
+  log: (l: string) => void,
+): Promise<ClusterBenchResult["hungMember"]> {
+  const out: ClusterBenchResult["hungMember"] = [];
+  for (const ttlMs of trials > 0 ? [2000, 3000] : []) {
+    const rs: LeaseHangTrial[] = [];
+    for (let i = 0; i < trials; i++) {
+      const r = await leaseHangTrial(etcd, ttlMs, i % etcd.size);
+      rs.push(r);
+      log(`cluster: hung member, TTL ${ttlMs}: trial ${i + 1}: ${JSON.stringify(r)}`);
+      // every member healthy again (a leader elected) before the next trial
+      for (let m = 0; m < etcd.size; m++)
+        for (let t0 = Date.now(); !(await etcd.healthy(m, 300)) && Date.now() - t0 < 10_000; )
+          await new Promise((res) => setTimeout(res, 100));
+    }
+    const of = (f: (r: LeaseHangTrial) => boolean) =>
+      `${rs.filter((r) => f(r) && r.lost > 0).length}/${rs.filter(f).length}`;
+    const row = {
+      ttlMs,
+      lost: of(() => true),
+      leaderPausedLost: of((r) => r.wasRaftLeader),
+      followerPausedLost: of((r) => !r.wasRaftLeader),
+    };
+    log(
+      `cluster: one member SIGSTOPped 3 × TTL ${ttlMs} ms: lease lost in ${row.lost} trials (raft leader paused ${row.leaderPausedLost}, a follower ${row.followerPausedLost})`,
+    );
+    out.push(row);
+  }
+  return out;
+}
+
 export async function benchCluster(log: (l: string) => void): Promise<ClusterBenchResult | string> {
   const missing = Etcd.missing() ?? childMissing();
   if (missing !== undefined) return `skipped: ${missing}`;
@@ -161,6 +205,7 @@ export async function benchCluster(log: (l: string) => void): Promise<ClusterBen
     log(
       `cluster: leader SIGSTOPped → takeover at TTL ${ttlMs} ms: p50 ${takeover.p50} ms, max ${takeover.max} ms, min ${takeover.min} ms (n=${takeover.n}); stale fenced txn refused ${refused}/${times.length}`,
     );
+    const hungMember = await benchHungMember(etcd, env("BENCH_CLUSTER_HANG_TRIALS", 10), log);
     const rt = await benchRoundTrips(etcd, ttlMs, n);
     const [fencedTxn, put, get] = [quantiles(rt.txn), quantiles(rt.put), quantiles(rt.get)];
     log(
@@ -174,6 +219,7 @@ export async function benchCluster(log: (l: string) => void): Promise<ClusterBen
       fencedTxn,
       put,
       get,
+      hungMember,
     };
   } finally {
     await etcd.destroy();

@@ -5,7 +5,9 @@
  * Its own keepalive loop, not etcd3's: `client.lease(ttl, { autoKeepAlive: false })` and one `keepaliveOnce`
  * every TTL/4 with a deadline of 80 % of that interval. etcd3's loop notices a stalled stream only after a TTL and
  * may reconnect to the same hung member, which lost the lease 4 of 6 times with one member SIGSTOPped at TTL 2;
- * this loop lost it 1 of 12 (shared/recipes/etcd.md).
+ * this loop lost it 1 of 12 (shared/recipes/etcd.md). With the quorum read, a hung follower cost it again until
+ * the round's read got the client's per-attempt deadline (see `keepalive`); a hung raft leader still can at TTL 2–3 s
+ * (BENCHMARKS.md, "Fleet mode: etcd").
  *
  * Fail closed on our own clock: `held(now)` is true only while now < (the send time of the last acknowledged
  * keepalive round, or of the grant) + TTL − margin; a round is a keepalive plus a linearizable read (see
@@ -20,7 +22,7 @@
 import { EventEmitter } from "node:events";
 import { type Etcd3, EtcdLeaseInvalidError, type Lease } from "etcd3";
 import { type Clock, systemClock } from "../util/clock.js";
-import { type ClusterSpec, leaseTtlSeconds, normalizePrefix } from "./client.js";
+import { CALL_DEADLINE_MS, type ClusterSpec, leaseTtlSeconds, normalizePrefix } from "./client.js";
 
 export interface LeaseOptions {
   /** The lease TTL in ms (granted in whole seconds, at least 2 s). */
@@ -186,12 +188,18 @@ export class InstanceLease extends EventEmitter<LeaseEvents> {
     const lease = this.lease!;
     const sentMono = this.clock.mono();
     const sentWall = this.clock.wall();
-    const deadline = Date.now() + this.deadlineMs;
+    // A keepalive that failed (a hung member: its deadline ran out, which opened that member's circuit breaker)
+    // is sent once more at once, so to another member. The read gets no deadline of its own: the client's per
+    // attempt (1 s) applies, and its retry goes to another member with a fresh one. A round deadline there made
+    // the retry run already expired on a healthy member, whose breaker then opened too: with every breaker open
+    // the next rounds failed at once, and the lease was lost in 6 of 6 trials at TTL 2 (BENCHMARKS.md).
+    const once = () => lease.keepaliveOnce({ deadline: Date.now() + this.deadlineMs });
     const [ka, quorum] = await Promise.allSettled([
-      lease.keepaliveOnce({ deadline }),
-      this.quorumKey === undefined
-        ? Promise.resolve()
-        : this.client.get(this.quorumKey).options({ deadline }).exec(),
+      once().catch((e: unknown) => {
+        if (e instanceof EtcdLeaseInvalidError || lease !== this.lease) throw e;
+        return once();
+      }),
+      this.quorumKey === undefined ? Promise.resolve() : this.readQuorum(this.quorumKey),
     ]);
     if (lease !== this.lease) return;
     if (ka.status === "fulfilled" && quorum.status === "fulfilled") {
@@ -207,6 +215,16 @@ export class InstanceLease extends EventEmitter<LeaseEvents> {
       this.lastError = `quorum check (linearizable read) failed: ${(quorum.reason as Error).message}`;
     }
     if (!this.held()) this.lose(`no keepalive acknowledged within the TTL (${this.lastError})`);
+  }
+
+  /** The linearizable read of a round, bounded here too in case the client sets no per-attempt deadline. */
+  private readQuorum(key: string): Promise<unknown> {
+    const bound = 2 * CALL_DEADLINE_MS + this.deadlineMs;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${bound} ms`)), bound);
+    });
+    return Promise.race([this.client.get(key).exec(), timeout]).finally(() => clearTimeout(timer));
   }
 
   /** An acknowledged keepalive (or grant) sent at these instants: held until TTL − margin after them. */
