@@ -91,7 +91,7 @@ function config(
     `host: bench-${name}
 state_dir: ${join(dir, name)}
 rules: [${join(dir, "rules.yaml")}]
-api: {listen: "127.0.0.1:${api}"}
+api: {socket: "", listen: "127.0.0.1:${api}"}
 collectors:
   - {name: local, type: os}
   - {name: gw-a, type: probe, interval: 100ms, probe: {kind: tcp, target: "127.0.0.1:${ports.a}"}}

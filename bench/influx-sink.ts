@@ -99,7 +99,8 @@ function startOfSamples(points: number): number {
   return Date.now() - 3_600_000 - (points / SERIES_PER_STEP) * 10_000;
 }
 
-function cpuUs(): number {
+/** This process's CPU time (user + system), µs. */
+export function cpuUs(): number {
   const c = process.cpuUsage();
   return c.user + c.system;
 }

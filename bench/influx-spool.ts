@@ -30,7 +30,7 @@ import {
   stepSamples,
   sum,
 } from "./influx-load.js";
-import { sinkLog } from "./influx-sink.js";
+import { cpuUs, sinkLog } from "./influx-sink.js";
 
 export interface SpoolOptions {
   readonly points: number;
@@ -87,11 +87,6 @@ async function until(pred: () => boolean, ms: number, what: string): Promise<voi
     if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await sleep(2);
   }
-}
-
-function cpuUs(): number {
-  const c = process.cpuUsage();
-  return c.user + c.system;
 }
 
 /** Feeds steps [from, to) (at most MAX_QUEUED points in memory). */

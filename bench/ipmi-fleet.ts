@@ -127,6 +127,7 @@ function config(dir: string, sims: IpmiSim[], o: FleetOptions, wrapper: string):
     file,
     `host: bench-ipmi
 state_dir: ${join(dir, "state")}
+api: {socket: ""}
 rules: [${o.rules === "none" ? "" : o.rules}]
 collectors:
 ${blocks.join("\n")}

@@ -80,6 +80,7 @@ export async function benchTrap(agent: Snmpd, trials: number, log: (l: string) =
       file,
       `host: bench-snmptrap
 state_dir: ${join(dir, "state")}
+api: {socket: ""}
 rules: [${join(dir, "rules.yaml")}]
 collectors:
   - name: router

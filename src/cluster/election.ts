@@ -15,6 +15,7 @@
 import { EventEmitter } from "node:events";
 import type { Etcd3, IKeyValue, IOperation, IRequestOp, Watcher } from "etcd3";
 import { type Clock, systemClock } from "../util/clock.js";
+import { Coalesced } from "../util/coalesce.js";
 import { normalizePrefix } from "./client.js";
 import type { InstanceLease } from "./lease.js";
 
@@ -73,8 +74,11 @@ export class Election extends EventEmitter<ElectionEvents> {
   private wasLeader = false;
   private watcher: Watcher | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private syncing: Promise<void> | undefined;
-  private again = false;
+  private readonly runs = new Coalesced(
+    () => this.sync(),
+    (e) => this.fail(e),
+    () => this.closed,
+  );
   private closed = false;
   private readonly onGranted = () => this.kick();
   private readonly onLost = (_id: string, reason: string) => {
@@ -209,20 +213,7 @@ export class Election extends EventEmitter<ElectionEvents> {
 
   /** Re-reads (and campaigns) now, or right after the run in progress. */
   private kick(): void {
-    if (this.closed) return;
-    if (this.syncing) {
-      this.again = true;
-      return;
-    }
-    this.syncing = this.sync()
-      .catch((e: Error) => this.fail(e))
-      .finally(() => {
-        this.syncing = undefined;
-        if (this.again) {
-          this.again = false;
-          this.kick();
-        }
-      });
+    this.runs.kick();
   }
 
   private async sync(): Promise<void> {
@@ -237,7 +228,7 @@ export class Election extends EventEmitter<ElectionEvents> {
     const own = kvs.find((kv) => kv.key.toString() === this.key);
     if (this.mine && (!own || own.create_revision !== this.mine.rev)) {
       this.mine = undefined; // deleted under us (by hand, or our lease went): campaign again
-      this.again = true;
+      this.runs.again();
     }
     this.update(this.current ? `${this.current.name} leads` : "no leader");
   }
@@ -266,7 +257,7 @@ export class Election extends EventEmitter<ElectionEvents> {
       .if(this.key, "Create", "==", kv.create_revision)
       .then(this.client.delete().key(this.key))
       .commit();
-    this.again = true;
+    this.runs.again();
   }
 
   /** An 'error' event only for listeners (an unheard 'error' would kill the process). */

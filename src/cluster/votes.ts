@@ -21,6 +21,7 @@ import { hostname } from "node:os";
 import type { Etcd3, Watcher } from "etcd3";
 import type { Quorum } from "../groups/types.js";
 import { type Clock, systemClock } from "../util/clock.js";
+import { Coalesced } from "../util/coalesce.js";
 import { normalizePrefix } from "./client.js";
 import type { InstanceLease } from "./lease.js";
 import { type FleetVerdict, fleetHealth, type ObserverView } from "./quorum.js";
@@ -78,8 +79,11 @@ export class Votes extends EventEmitter<VotesEvents> {
   private lastRead = Number.NEGATIVE_INFINITY;
   private watcher: Watcher | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private syncing: Promise<void> | undefined;
-  private again = false;
+  private readonly runs = new Coalesced(
+    () => this.sync(),
+    (e) => this.fail(e),
+    () => this.closed,
+  );
   private closed = false;
   /** Why registration was refused, while it is. */
   refusal: string | undefined;
@@ -190,7 +194,7 @@ export class Votes extends EventEmitter<VotesEvents> {
 
   /** Resolves when the read/write run in progress (and one queued after it) has finished. */
   async settled(): Promise<void> {
-    while (this.syncing) await this.syncing;
+    await this.runs.settled();
   }
 
   /** Stops watching and deletes this instance's keys (its votes and its instance key), best effort. */
@@ -239,20 +243,7 @@ export class Votes extends EventEmitter<VotesEvents> {
 
   /** Writes and re-reads now, or right after the run in progress. */
   private kick(): void {
-    if (this.closed) return;
-    if (this.syncing) {
-      this.again = true;
-      return;
-    }
-    this.syncing = this.sync()
-      .catch((e: Error) => this.fail(e))
-      .finally(() => {
-        this.syncing = undefined;
-        if (this.again) {
-          this.again = false;
-          this.kick();
-        }
-      });
+    this.runs.kick();
   }
 
   private async sync(): Promise<void> {
@@ -276,7 +267,7 @@ export class Votes extends EventEmitter<VotesEvents> {
         .commit();
       if (!r.succeeded) {
         this.registered = undefined; // deleted under us: register again
-        this.again = true;
+        this.runs.again();
         return;
       }
       this.written.set(this.instanceKey, { json, lease });
@@ -318,7 +309,7 @@ export class Votes extends EventEmitter<VotesEvents> {
         .if(this.instanceKey, "Create", "==", kv.create_revision)
         .then(this.client.delete().key(this.instanceKey))
         .commit();
-      this.again = true;
+      this.runs.again();
       return;
     }
     const reason = `instance name "${this.name}" is taken by another instance (host ${host}): staying out of the fleet`;
@@ -356,12 +347,12 @@ export class Votes extends EventEmitter<VotesEvents> {
     // a key of ours that the read no longer has (deleted by hand, or a late revoke of an old lease): write it again
     if (this.registered && !instances.has(this.name)) {
       this.registered = undefined;
-      this.again = true;
+      this.runs.again();
     }
     for (const group of this.desired.keys())
       if (this.written.has(this.voteKey(group)) && !votes.get(group)?.has(this.name)) {
         this.written.delete(this.voteKey(group));
-        this.again = true;
+        this.runs.again();
       }
     this.instances = instances;
     this.votes = votes;

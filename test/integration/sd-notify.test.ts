@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openTransport } from "../../src/daemon/notify.js";
 import { assertBuilt, MAIN } from "../e2e/daemon-harness.js";
 import { quietLog } from "../helpers.js";
+import { SVC_RULES, svcConfig } from "./svc-daemon.js";
 
 /** Binds a datagram socket (`@name`: abstract) and prints each datagram received, in hex, a line each. */
 const RECEIVER = [
@@ -107,10 +108,7 @@ describe("sd_notify from the daemon process", () => {
     server = createServer((s) => s.end());
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
     port = (server.address() as { port: number }).port;
-    writeFileSync(
-      join(dir, "rules.yaml"),
-      `rules:\n  - {name: svc-down, metric: probe.success, labels: {collector: svc-probe}, problem: "max over 3 samples == 0"}\n`,
-    );
+    writeFileSync(join(dir, "rules.yaml"), SVC_RULES);
   });
 
   afterAll(() => {
@@ -121,20 +119,16 @@ describe("sd_notify from the daemon process", () => {
 
   function daemon(name: string, env: NodeJS.ProcessEnv, api = apiPort) {
     const file = join(dir, `${name}.yaml`);
+    // Its own socket in the test's dir: never the host's /run/standby/api.sock.
     writeFileSync(
       file,
-      `state_dir: ${join(dir, name)}
-rules: [rules.yaml]
-collectors:
-  - {name: svc-probe, type: probe, interval: 100ms, timeout: 90ms, probe: {kind: tcp, target: "127.0.0.1:${port}"}}
-groups:
-  - name: svc
-    members:
-      - {name: primary, priority: 100, health: [svc-down], activate: []}
-      - {name: backup, priority: 50, health: [], activate: []}
-    failback: {mode: manual}
-api: {listen: "127.0.0.1:${api}"}
-`,
+      svcConfig(
+        dir,
+        port,
+        `{socket: ${join(dir, `${name}.sock`)}, listen: "127.0.0.1:${api}"}`,
+        "",
+        join(dir, name),
+      ),
     );
     const base = { ...process.env };
     for (const k of ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "STANDBY_TEST_HOOKS"]) delete base[k];

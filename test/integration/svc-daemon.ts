@@ -7,8 +7,14 @@ import { join } from "node:path";
 export const SVC_RULES = `rules:\n  - {name: svc-down, metric: probe.success, labels: {collector: svc-probe}, problem: "max over 3 samples == 0"}\n`;
 
 /** The config, its `api:` block given whole (and `extra` lines at the end). */
-export function svcConfig(dir: string, probePort: number, api: string, extra = ""): string {
-  return `state_dir: ${join(dir, "state")}
+export function svcConfig(
+  dir: string,
+  probePort: number,
+  api: string,
+  extra = "",
+  stateDir = join(dir, "state"),
+): string {
+  return `state_dir: ${stateDir}
 rules: [rules.yaml]
 collectors:
   - {name: svc-probe, type: probe, interval: 100ms, timeout: 90ms, probe: {kind: tcp, target: "127.0.0.1:${probePort}"}}
