@@ -10,6 +10,7 @@ import {
 } from "./groups/controller.js";
 import type { StandbyEvent } from "./groups/events.js";
 import { snapshot } from "./groups/health.js";
+import type { HealthSnapshot } from "./groups/state.js";
 import type { GroupSpec } from "./groups/types.js";
 
 /** A switch the daemon must carry out (the controller already counts it as done). */
@@ -19,6 +20,25 @@ export interface SwitchOrder {
   readonly to: string;
   readonly kind: StandbyEvent["kind"];
   readonly reason: string;
+  /** A shared group's switch: the leader's fencing token when it was decided (checked in etcd before acting). */
+  readonly fence?: string;
+}
+
+/**
+ * How shared groups (fleet mode, docs/fleet.md) are decided: from the fleet's verdicts, and only by their leader.
+ * Without hooks a shared group is decided as a local one (`simulate`, a dry run).
+ */
+export interface SharedHooks {
+  /**
+   * This instance's own view of a shared group (its local snapshot, published as its vote) in, the snapshot the
+   * controller decides from (the observers' verdicts) out, and whether this instance decides the group now. A
+   * group it does not decide keeps the verdicts for status, and its controller does not run.
+   */
+  health(spec: GroupSpec, local: HealthSnapshot, now: number): { snapshot: HealthSnapshot; decides: boolean };
+  /** Whether this instance decides the shared group now (its leader, having taken over its state). */
+  decides(group: string, now?: number): boolean;
+  /** Why an operator command cannot be taken by this instance (it does not lead the group). */
+  notLeader(group: string): string;
 }
 
 export interface Output {
@@ -53,6 +73,8 @@ export class Pipeline {
   private readonly groups = new Map<string, GroupSlot>();
   /** rule name → the groups whose members or verify list name it. */
   private readonly groupsByRule = new Map<string, GroupSlot[]>();
+  /** Set by the daemon in fleet mode; without it shared groups are decided as local ones. */
+  shared: SharedHooks | undefined;
 
   constructor(
     rules: readonly RuleSpec[],
@@ -106,10 +128,47 @@ export class Pipeline {
     const transitions = this.engine.tick(now);
     if (transitions.length > 0) this.afterTransitions(transitions, now, out);
     for (const slot of this.groups.values()) {
+      if (!this.decides(slot, now)) continue;
       const d = nextDeadline(slot.spec, slot.state);
       if (d !== undefined && d <= now) this.step(slot, now, { type: "tick" }, out);
     }
     return out;
+  }
+
+  /**
+   * Shared groups: the fleet's picture changed (votes, leadership). Each is given a fresh snapshot: the leader
+   * decides from the new verdicts, a follower keeps them for status.
+   */
+  refreshShared(now: number, out: Output = { events: [], switches: [] }, only?: string): Output {
+    for (const slot of this.groups.values()) {
+      if (slot.spec.scope !== "shared" || (only !== undefined && slot.spec.name !== only)) continue;
+      this.step(slot, now, { type: "health", snapshot: snapshot(slot.spec, this.engine) }, out);
+    }
+    return out;
+  }
+
+  /**
+   * A shared group's state from the fleet (a follower adopting its leader's, a new leader carrying on): the
+   * durable fields replaced, this instance's health view kept.
+   */
+  adopt(group: string, state: GroupState): void {
+    const slot = this.groups.get(group);
+    if (!slot) return;
+    const cur = slot.state;
+    slot.state = {
+      ...state,
+      health: cur.health,
+      healthySince: cur.healthySince,
+      seen: cur.seen,
+      verifyFiring: cur.verifyFiring,
+      noHealthy: cur.noHealthy,
+      ...(cur.redundancy !== undefined ? { redundancy: cur.redundancy } : {}),
+      startedAt: cur.startedAt,
+    };
+  }
+
+  private decides(slot: GroupSlot, now?: number): boolean {
+    return slot.spec.scope !== "shared" || !this.shared || this.shared.decides(slot.spec.name, now);
   }
 
   command(group: string, cmd: Command & { by?: string }, now: number): Output & { error?: string } {
@@ -131,6 +190,7 @@ export class Pipeline {
   nextDeadline(): number | undefined {
     let next = this.engine.nextDeadline();
     for (const slot of this.groups.values()) {
+      if (!this.decides(slot)) continue;
       const d = nextDeadline(slot.spec, slot.state);
       if (d !== undefined && (next === undefined || d < next)) next = d;
     }
@@ -149,6 +209,20 @@ export class Pipeline {
   }
 
   private step(slot: GroupSlot, now: number, input: Input, out: Output): string | undefined {
+    const hooks = slot.spec.scope === "shared" ? this.shared : undefined;
+    if (hooks) {
+      if (input.type === "health") {
+        const r = hooks.health(slot.spec, input.snapshot, now);
+        if (!r.decides) {
+          // A follower: the fleet's verdicts for status; the leader decides (and its state is adopted).
+          slot.state = { ...slot.state, health: r.snapshot.members, verifyFiring: r.snapshot.verifyFiring };
+          return undefined;
+        }
+        input = { type: "health", snapshot: r.snapshot };
+      } else if (!hooks.decides(slot.spec.name, now)) {
+        return input.type === "command" ? hooks.notLeader(slot.spec.name) : undefined;
+      }
+    }
     const r = step(slot.spec, slot.state, now, input);
     slot.state = r.state;
     out.events.push(...r.events);

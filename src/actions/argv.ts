@@ -87,11 +87,14 @@ export interface SwitchInfo {
   readonly from?: string;
   readonly to: string;
   readonly reason: string;
+  /** A shared group's switch (fleet mode): the leader's fencing token, for the target to refuse older ones. */
+  readonly fence?: string;
 }
 
 /**
  * The environment of an `exec` action: this process's, then `STANDBY_GROUP`, `STANDBY_FROM` (empty when there
- * was no previous member), `STANDBY_TO`, `STANDBY_REASON`, then the action's own `env` (which wins).
+ * was no previous member), `STANDBY_TO`, `STANDBY_REASON` (and `STANDBY_FENCE` in a shared group), then the
+ * action's own `env` (which wins).
  */
 export function execEnv(
   info: SwitchInfo,
@@ -104,6 +107,7 @@ export function execEnv(
     STANDBY_FROM: info.from ?? "",
     STANDBY_TO: info.to,
     STANDBY_REASON: info.reason,
+    ...(info.fence !== undefined ? { STANDBY_FENCE: info.fence } : {}),
     ...specEnv,
   };
 }
@@ -115,6 +119,7 @@ export function defaultHttpBody(info: SwitchInfo): string {
     ...(info.from !== undefined ? { from: info.from } : {}),
     to: info.to,
     reason: info.reason,
+    ...(info.fence !== undefined ? { fence: info.fence } : {}),
   });
 }
 

@@ -29,9 +29,10 @@ export interface NotifyOptions {
 /** The context a hook runs in, from the event. */
 export function notifyContext(event: StandbyEvent, opts: NotifyOptions = {}): ActionContext {
   return {
-    group: "group" in event ? event.group : "",
-    ...("from" in event ? { from: event.from } : {}),
-    to: "to" in event ? event.to : "member" in event ? event.member : "",
+    group: ("group" in event ? event.group : undefined) ?? "",
+    ...("from" in event && event.from !== undefined ? { from: event.from } : {}),
+    to: ("to" in event ? event.to : "member" in event ? event.member : undefined) ?? "",
+    ...("fence" in event && event.fence !== undefined ? { fence: event.fence } : {}),
     reason: event.reason,
     dryRun: opts.dryRun ?? false,
     ...(opts.signal ? { signal: opts.signal } : {}),

@@ -16,6 +16,8 @@ export interface ActionContext {
   /** The member being activated. */
   readonly to: string;
   readonly reason: string;
+  /** A shared group's switch: the leader's fencing token (`STANDBY_FENCE`, `X-Standby-Fence`, `fence` in the body). */
+  readonly fence?: string;
   /** Run nothing; return what would run. */
   readonly dryRun: boolean;
   /** Aborting kills a running command (as a timeout does) and cancels a request. */

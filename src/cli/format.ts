@@ -16,6 +16,9 @@ export function formatOffset(ts: number, t0: number): string {
 const memberOf = (e: { group: string; member: string }) => `${e.group}/${e.member}`;
 const switchOf = (e: { group: string; from: string; to: string }) => `${e.group}: ${e.from} → ${e.to}`;
 
+const fleetOf = (e: { group?: string; leader?: string; fence?: string }) =>
+  `${e.group ?? "fleet"}${e.leader !== undefined ? ` leader ${e.leader}` : ""}${e.fence !== undefined ? ` fence ${e.fence}` : ""}`;
+
 /** What each kind of event is about, in a few words: one entry per kind (the compiler checks that none is missing). */
 const SUBJECT: { readonly [K in EventKind]: (e: EventOf<K>) => string } = {
   rule: (e) => `${e.rule}${formatLabels(e.labels)} ${e.prev} → ${e.state}`,
@@ -36,6 +39,12 @@ const SUBJECT: { readonly [K in EventKind]: (e: EventOf<K>) => string } = {
   action: (e) => `${memberOf(e)} ${e.phase} ${e.action}${e.dry_run ? " (dry run)" : e.ok ? "" : " failed"}`,
   state_discarded: () => "state.json",
   collector: (e) => `${e.collector} ${e.target} ${e.state}`,
+  leader_elected: fleetOf,
+  leader_lost: fleetOf,
+  fleet_unavailable: fleetOf,
+  fleet_available: fleetOf,
+  switch_fenced: (e) => `${fleetOf(e)}${e.from !== undefined ? `: ${e.from} → ${e.to}` : ""}`,
+  shards_moved: (e) => `${e.targets?.length ?? 0} target(s), ${e.moved ?? 0} moved`,
 };
 
 function subject<K extends EventKind>(e: EventOf<K>): string {

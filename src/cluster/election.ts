@@ -211,6 +211,11 @@ export class Election extends EventEmitter<ElectionEvents> {
     }
   }
 
+  /** Re-reads the candidates now (e.g. after a fencing token was refused: the picture is stale). */
+  recheckNow(): void {
+    this.kick();
+  }
+
   /** Re-reads (and campaigns) now, or right after the run in progress. */
   private kick(): void {
     this.runs.kick();

@@ -61,14 +61,21 @@ export function parseVote(json: string): Record<string, StoredView> | undefined 
 }
 
 /** What `Votes` needs of an instance key: its id, host, and groups (undefined when it does not list them). */
-export function parseInstance(json: string): { id?: string; host: string; groups?: readonly string[] } {
+export function parseInstance(json: string): {
+  id?: string;
+  host: string;
+  version?: string;
+  groups?: readonly string[];
+  targets?: readonly string[];
+} {
   const v = parseObject(json) ?? {};
+  const strings = (x: unknown[]) => x.filter((g): g is string => typeof g === "string");
   return {
     ...(typeof v.id === "string" ? { id: v.id } : {}),
     host: typeof v.host === "string" ? v.host : "?",
-    ...(Array.isArray(v.groups)
-      ? { groups: v.groups.filter((g): g is string => typeof g === "string") }
-      : {}),
+    ...(typeof v.version === "string" ? { version: v.version } : {}),
+    ...(Array.isArray(v.groups) ? { groups: strings(v.groups) } : {}),
+    ...(Array.isArray(v.targets) ? { targets: strings(v.targets) } : {}),
   };
 }
 

@@ -2,7 +2,7 @@
  * Observer votes (issue 12, docs/fleet.md "The observer quorum"): every instance publishes its own view of each
  * shared member under its lease, `<prefix>/groups/<g>/votes/<instance>` = `{member: {health, reason, ts}}`, and
  * registers itself as `<prefix>/instances/<name>` under the same lease, so a dead instance's view and presence
- * vanish with it. Not wired into the daemon yet.
+ * vanish with it. The daemon uses it through `Fleet` (fleet.ts).
  *
  * Reading: the in-memory picture of the fleet is only ever replaced by a full linearizable range read of
  * `<prefix>/instances/` and `<prefix>/groups/` (never patched from watch events). A watch on the prefix only
@@ -75,7 +75,10 @@ export class Votes extends EventEmitter<VotesEvents> {
   private registered: { rev: string; lease: string } | undefined;
   /** Last read: live instances (name → groups, undefined when unknown) and votes per group and observer. */
   private instances = new Map<string, readonly string[] | undefined>();
+  private instanceInfo = new Map<string, { groups?: readonly string[]; targets?: readonly string[] }>();
   private votes = new Map<string, Map<string, Record<string, StoredView>>>();
+  /** Last read: each shared group's state key (`groups/<g>/state`), raw JSON with its mod_revision. */
+  private states = new Map<string, { json: string; modRevision: string }>();
   private lastRead = Number.NEGATIVE_INFINITY;
   private watcher: Watcher | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -149,8 +152,10 @@ export class Votes extends EventEmitter<VotesEvents> {
         ? p
         : { health: v.health, ...(v.reason !== undefined ? { reason: v.reason } : {}), ts: wall };
     }
+    const changed = !this.desired.has(group) || JSON.stringify(next) !== JSON.stringify(prev);
     this.desired.set(group, next);
     if (!this.me.groups.includes(group)) this.me.groups.push(group);
+    if (!changed) return; // nothing to write: no run (a re-read would call back into the publisher)
     this.kick();
     await this.settled();
   }
@@ -166,6 +171,29 @@ export class Votes extends EventEmitter<VotesEvents> {
     return out.sort((a, b) => (a.observer < b.observer ? -1 : a.observer > b.observer ? 1 : 0));
   }
 
+  /** The raw `groups/<g>/state` as last read (the leader's JSON and the key's mod_revision). */
+  stateOf(group: string): { json: string; modRevision: string } | undefined {
+    return this.states.get(group);
+  }
+
+  /** The live instances (name → the shared groups and targets their key lists), as last read. */
+  instancesRead(): ReadonlyMap<string, { groups?: readonly string[]; targets?: readonly string[] }> {
+    return this.instanceInfo;
+  }
+
+  /** The wall-clock age of the last successful read (ms), Infinity before one. */
+  readAge(now: number = this.clock.mono()): number {
+    return now - this.lastRead;
+  }
+
+  /** Replaces the shared groups and targets this instance's key lists (after a reload); written at once. */
+  setMembership(groups: readonly string[], targets: readonly string[]): void {
+    this.me.groups = [...new Set([...groups, ...this.desired.keys()])].sort();
+    this.me.targets = [...targets].sort();
+    for (const g of [...this.desired.keys()]) if (!groups.includes(g)) this.desired.delete(g);
+    this.kick();
+  }
+
   /** The live instances that have `group` (an instance whose key does not list its groups counts for all). */
   live(group: string): string[] {
     return [...this.instances]
@@ -178,7 +206,13 @@ export class Votes extends EventEmitter<VotesEvents> {
    * The fleet's verdict on `member` (fleetHealth over the live observers), or `unknown` when this instance cannot
    * vouch for its picture: its lease is not held at `now` (monotonic ms), or the last read is older than the TTL.
    */
-  verdict(group: string, member: string, quorum: Quorum, now: number = this.clock.mono()): FleetVerdict {
+  verdict(
+    group: string,
+    member: string,
+    quorum: Quorum,
+    now: number = this.clock.mono(),
+    own?: MemberView,
+  ): FleetVerdict {
     if (!this.lease.held(now)) {
       const why = this.lease.lastError ? ` (${this.lease.lastError})` : "";
       return closedVerdict(
@@ -189,7 +223,18 @@ export class Votes extends EventEmitter<VotesEvents> {
       return closedVerdict(
         `etcd unreachable: the votes were last read ${Math.round(now - this.lastRead)} ms ago: ${member} unknown, no failover`,
       );
-    return fleetHealth(member, this.views(group, member), quorum, this.live(group).length);
+    // This instance's own view as it is now, not as last read (its write may still be on the way).
+    const views = own
+      ? [
+          ...this.views(group, member).filter((v) => v.observer !== this.name),
+          {
+            observer: this.name,
+            health: own.health,
+            ...(own.reason !== undefined ? { reason: own.reason } : {}),
+          },
+        ]
+      : this.views(group, member);
+    return fleetHealth(member, views, quorum, this.live(group).length);
   }
 
   /** Resolves when the read/write run in progress (and one queued after it) has finished. */
@@ -238,7 +283,7 @@ export class Votes extends EventEmitter<VotesEvents> {
   }
 
   private onEvent(key: string): void {
-    if (key.startsWith(`${this.prefix}/instances/`) || /\/votes\/[^/]+$/.test(key)) this.kick();
+    if (key.startsWith(`${this.prefix}/instances/`) || /\/(votes\/[^/]+|state)$/.test(key)) this.kick();
   }
 
   /** Writes and re-reads now, or right after the run in progress. */
@@ -328,14 +373,21 @@ export class Votes extends EventEmitter<VotesEvents> {
     ]);
     if (this.closed) return;
     const instances = new Map<string, readonly string[] | undefined>();
+    const info = new Map<string, { groups?: readonly string[]; targets?: readonly string[] }>();
     for (const kv of inst.kvs) {
       const name = kv.key.toString().slice(`${this.prefix}/instances/`.length);
       if (!name || name.includes("/")) continue;
-      instances.set(name, parseInstance(kv.value.toString()).groups);
+      const parsed = parseInstance(kv.value.toString());
+      instances.set(name, parsed.groups);
+      info.set(name, parsed);
     }
+    const states = new Map<string, { json: string; modRevision: string }>();
+    const stateRe = new RegExp(`^${escapeRe(this.prefix)}/groups/([^/]+)/state$`);
     const votes = new Map<string, Map<string, Record<string, StoredView>>>();
     const re = new RegExp(`^${escapeRe(this.prefix)}/groups/([^/]+)/votes/([^/]+)$`);
     for (const kv of groups.kvs) {
+      const st = stateRe.exec(kv.key.toString());
+      if (st) states.set(st[1]!, { json: kv.value.toString(), modRevision: kv.mod_revision });
       const m = re.exec(kv.key.toString());
       if (!m) continue;
       const parsed = parseVote(kv.value.toString());
@@ -355,6 +407,8 @@ export class Votes extends EventEmitter<VotesEvents> {
         this.runs.again();
       }
     this.instances = instances;
+    this.instanceInfo = info;
+    this.states = states;
     this.votes = votes;
     this.lastRead = started;
     this.emit("change");

@@ -2,6 +2,7 @@ import { mkdir } from "node:fs/promises";
 import { routeReader } from "../actions/routes.js";
 import { runAction } from "../actions/run.js";
 import type { Caller } from "../api/guard.js";
+import { VERSION } from "../cli/version.js";
 import type { Log } from "../collector.js";
 import type { Config } from "../config/schema.js";
 import { withDefaultStaleness } from "../config/staleness.js";
@@ -13,6 +14,7 @@ import { writeFileAtomic } from "../util/atomic.js";
 import { type Clock, systemClock, toWall } from "../util/clock.js";
 import { CollectorRuntime } from "./collectors.js";
 import { type EventQuery, operatorEvent } from "./eventquery.js";
+import { FleetGlue } from "./fleet.js";
 import { checkLiveness, statusLine } from "./liveness.js";
 import type { CommandResult, DaemonOptions } from "./options.js";
 import { missingInterfaces } from "./preflight.js";
@@ -56,6 +58,8 @@ export class Daemon {
   private reassertTimer: NodeJS.Timeout | undefined;
   private readonly reloads: ReloadQueue;
   private readonly sinks: Sinks;
+  /** Fleet mode (a `cluster:` block, not a dry run): the etcd side of shared groups. */
+  private glue: FleetGlue | undefined;
   /** Monotonic ms. */
   readonly startedAt: number;
   /** Wall ms (the live view's time origin). */
@@ -109,6 +113,7 @@ export class Daemon {
       now: () => this.now(),
       stopped: () => this.stopped,
       handle: (out) => this.handle(out),
+      gate: () => this.glue,
     });
     this.reloads = new ReloadQueue({
       log: this.log,
@@ -168,10 +173,31 @@ export class Daemon {
       log: this.log,
       record: (e) => this.events.record({ ...e, ts: this.now() }),
     });
+    if (this.config.cluster && this.dryRun) {
+      const w =
+        "dry run: not joining the fleet (an instance that campaigns or writes to etcd is not a dry run); shared groups are decided from this instance's view alone";
+      this.warnings.push(w);
+      this.log.warn({ warning: w }, w);
+    }
+    this.glue =
+      this.config.cluster && !this.dryRun
+        ? await FleetGlue.create({
+            log: this.log,
+            clock: this.clock,
+            wallClock: this.wallClock,
+            version: VERSION,
+            config: () => this.config,
+            pipeline: () => this.pipeline,
+            intents: (g) => this.switcher.intents.get(g) ?? [],
+            resume: (g, list, fence) => this.switcher.resume(g, list, fence),
+            handle: (out) => this.handle(out),
+          })
+        : undefined;
     const initial = new Map<string, GroupState>();
     const routes = routeReader();
     for (const g of this.config.groups) {
-      const d = saved?.[g.name];
+      // A shared group's state lives in etcd (its leader carries on from it), not in this host's state.json.
+      const d = this.glue && g.scope === "shared" ? undefined : saved?.[g.name];
       const s = d ? fromDurable(g, d, this.now(), this.wallClock) : undefined;
       if (s) {
         initial.set(g.name, s);
@@ -195,6 +221,8 @@ export class Daemon {
       this.now(),
       initial,
     );
+    this.pipeline.shared = this.glue;
+    this.glue?.start();
     // Before anything acts: switches a crash cut short are finished, then reality is compared with the
     // active members (both as jobs of each group's queue).
     for (const [group, list] of this.switcher.intents) this.switcher.resume(group, list);
@@ -237,6 +265,8 @@ export class Daemon {
     await this.reloads.close();
     await this.collectors.stop();
     await this.switcher.drain();
+    // Resigning leads and revoking the lease: the next leader takes over at once, not a TTL later.
+    await this.glue?.close();
     await this.state.save();
     await this.state.drain();
     await this.sinks.close();
@@ -311,6 +341,9 @@ export class Daemon {
       sinks: this.sinks.status(),
       wall: (t) => this.wallOf(t),
       now: this.now(),
+      ...(this.glue
+        ? { fleet: { status: () => this.glue!.status(), group: (g) => this.glue!.groupStatus(g) } }
+        : {}),
     });
   }
 
@@ -341,6 +374,9 @@ export class Daemon {
       initial,
     );
     pipeline.engine.carryOver(old.engine);
+    pipeline.shared = this.glue;
+    if (JSON.stringify(config.cluster ?? null) !== JSON.stringify(this.config.cluster ?? null))
+      throw new Error("the cluster: block changed: restart standby to join another fleet or leave it");
     const collectors = await this.collectors.build(config, true);
     const dirChanged = config.state_dir !== this.config.state_dir;
     if (dirChanged && !this.dryRun) await mkdir(config.state_dir, { recursive: true });
@@ -352,6 +388,7 @@ export class Daemon {
     this.pipeline = pipeline;
     if (dirChanged) this.events.open(config.state_dir);
     this.switcher.keepGroups(config);
+    await this.glue?.reconfigure(config);
     await this.sinks.apply(config);
     this.collectors.start(collectors);
     this.handle(this.pipeline.initialize(this.now()));
@@ -388,9 +425,19 @@ export class Daemon {
 
   /** Records the events (wall-stamped), persists, queues the switches; returns the events as recorded. */
   private handle(out: Output): StandbyEvent[] {
-    const recorded = out.events.map((e) => this.events.record(e));
+    const recorded = out.events.map((e) => this.events.record(this.glue?.stamp(e) ?? e));
     this.sinks.decided(out);
-    for (const sw of out.switches) this.switcher.enqueue(sw);
+    for (const sw of out.switches) {
+      const order = this.glue ? this.glue.order(sw) : sw;
+      if (order) this.switcher.enqueue(order);
+    }
+    if (this.glue) {
+      const groups = new Set<string>();
+      for (const e of out.events)
+        if (e.kind !== "rule" && e.kind !== "action" && "group" in e && e.group !== undefined)
+          groups.add(e.group);
+      for (const g of groups) if (this.glue.shared(g)) this.glue.saved(g);
+    }
     if (out.events.some((e) => e.kind !== "rule") || out.switches.length > 0) void this.state.save();
     this.reschedule();
     return recorded;

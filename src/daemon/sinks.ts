@@ -115,7 +115,8 @@ export class Sinks {
   decided(out: Output): void {
     if (!this.influx) return;
     const touched = new Set<string>();
-    for (const e of out.events) if ("group" in e && e.kind !== "action") touched.add(e.group);
+    for (const e of out.events)
+      if ("group" in e && e.group !== undefined && e.kind !== "action") touched.add(e.group);
     for (const sw of out.switches) touched.add(sw.group);
     if (touched.size) this.influx.groups(this.groups([...touched]));
   }

@@ -1,3 +1,4 @@
+import type { FleetStatus } from "../cluster/fleet.js";
 import type { Collector } from "../collector.js";
 import type { Config } from "../config/schema.js";
 import type { GroupState } from "../groups/controller.js";
@@ -6,6 +7,7 @@ import type { GroupSpec } from "../groups/types.js";
 import type { Pipeline } from "../pipeline.js";
 import type { InfluxSinkStatus } from "../sinks/influx/sink.js";
 import { formatDuration } from "../util/duration.js";
+import type { SharedGroupStatus } from "./fleet.js";
 import type { CollectorStats } from "./scheduler.js";
 
 /** A reload's outcome, as `standby status` and the live view show it. */
@@ -38,6 +40,10 @@ export interface DaemonStatus {
     switching?: boolean;
     /** Why a more preferred healthy member is not active yet (the hold, the failback mode, a pin or a freeze). */
     waiting?: string;
+    /** `shared` or absent (local). */
+    scope?: "shared";
+    /** A shared group in fleet mode: its leader, the fencing token, this instance's role, the observers' votes. */
+    fleet?: SharedGroupStatus;
     members: {
       name: string;
       priority: number;
@@ -73,6 +79,8 @@ export interface DaemonStatus {
   sinks: { influx?: InfluxSinkStatus };
   /** The daemon process itself (bytes; CPU in ms since start). */
   process: ProcessStatus;
+  /** Fleet mode: this instance, its lease, the live instances, the elections, the shard map. */
+  fleet?: FleetStatus & { unavailable?: string; shards?: Readonly<Record<string, readonly string[]>> };
 }
 
 export interface ProcessStatus {
@@ -118,6 +126,11 @@ export interface StatusSource {
   readonly wall: (mono: number) => number;
   /** Monotonic now. */
   readonly now: number;
+  /** Fleet mode: the fleet's status and each shared group's. */
+  readonly fleet?: {
+    readonly status: () => NonNullable<DaemonStatus["fleet"]>;
+    readonly group: (g: GroupSpec) => SharedGroupStatus;
+  };
 }
 
 export function buildStatus(src: StatusSource): DaemonStatus {
@@ -152,6 +165,8 @@ export function buildStatus(src: StatusSource): DaemonStatus {
           : {}),
         ...(src.switching(g.name) ? { switching: true } : {}),
         ...withWaiting(g, s, src.now),
+        ...(g.scope === "shared" ? { scope: "shared" as const } : {}),
+        ...(g.scope === "shared" && src.fleet ? { fleet: src.fleet.group(g) } : {}),
         members: g.members.map((m) => ({
           name: m.name,
           priority: m.priority,
@@ -191,6 +206,7 @@ export function buildStatus(src: StatusSource): DaemonStatus {
     events: src.events,
     sinks: src.sinks,
     process: processStatus(),
+    ...(src.fleet ? { fleet: src.fleet.status() } : {}),
   };
 }
 

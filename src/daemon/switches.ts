@@ -33,6 +33,26 @@ export interface SwitcherHost {
   stopped(): boolean;
   /** Records events (and queues the switches) that carrying out a switch produces. */
   handle(out: Output): void;
+  /** Fleet mode: the etcd checks of shared groups' switches (src/daemon/fleet.ts). */
+  gate?(): FenceGate | undefined;
+}
+
+/**
+ * A shared group's switch is carried out under the leader's fencing token: its intent is written to etcd in a
+ * transaction that compares the token before the first action, the token is compared again before every action,
+ * and the state without the intent is written after. A refused token stops the switch (docs/fleet.md).
+ */
+export interface FenceGate {
+  /** Whether the group is shared (decided by the fleet's leader). */
+  shared(group: string): boolean;
+  /** The token under which this instance may act for the shared group now; undefined when it does not lead it. */
+  fenceOf(group: string): string | undefined;
+  /** Writes the switch intent under `fence`. Undefined when written, else why not (refused, etcd unreachable). */
+  begin(group: string, intent: SwitchIntent, fence: string): Promise<string | undefined>;
+  /** Compares `fence` in etcd. Undefined when it still leads, else why not. */
+  check(group: string, fence: string): Promise<string | undefined>;
+  /** After the switch: the state without the intent (best effort). */
+  end(group: string, fence: string): Promise<void>;
 }
 
 export class Switcher {
@@ -117,7 +137,20 @@ export class Switcher {
           // Persist, then act: the intent is on disk before the first action runs. A disk that fails does
           // not stop the failover (logged by saveState).
           await this.h.state.durable(seq);
-          await this.runSwitch(sw);
+          const gate = this.h.gate?.();
+          if (sw.fence !== undefined && gate) {
+            // A shared group: the intent goes to etcd under the token first; refused, nothing runs.
+            const refused = await gate.begin(sw.group, intent, sw.fence);
+            if (refused !== undefined) {
+              this.fenced(sw.group, sw.from, sw.to, sw.fence, refused);
+              return;
+            }
+            try {
+              await this.runSwitch(sw);
+            } finally {
+              await gate.end(sw.group, sw.fence);
+            }
+          } else await this.runSwitch(sw);
         } finally {
           this.pending.set(sw.group, (this.pending.get(sw.group) ?? 1) - 1);
           const l = this.intents.get(sw.group);
@@ -132,11 +165,31 @@ export class Switcher {
       });
   }
 
+  /** A shared group's switch or action not carried out: its fencing token was refused (or etcd did not answer). */
+  private fenced(group: string, from: string | undefined, to: string, fence: string, why: string): void {
+    this.h.log.warn({ group, from, to, fence, why }, "switch not carried out: fencing token refused");
+    this.h.handle({
+      events: [
+        {
+          ts: this.h.now(),
+          kind: "switch_fenced",
+          group,
+          ...(from !== undefined ? { from } : {}),
+          to,
+          fence,
+          reason: `${from !== undefined ? `${from} → ${to}` : to} not carried out: ${why}`,
+        },
+      ],
+      switches: [],
+    });
+  }
+
   /**
    * A switch a crash (or kill -9) cut short: its intent was saved and never cleared. The saved active member's
-   * activation is run again, then the deactivation of the members left, whatever kind the actions are.
+   * activation is run again, then the deactivation of the members left, whatever kind the actions are. In a
+   * shared group (`fence` given) it is the next leader that finishes a switch its predecessor left behind.
    */
-  resume(groupName: string, list: readonly SwitchIntent[]): void {
+  resume(groupName: string, list: readonly SwitchIntent[], fence?: string): void {
     this.pending.set(groupName, (this.pending.get(groupName) ?? 0) + 1);
     this.job(groupName)
       .run(async () => {
@@ -148,8 +201,17 @@ export class Switcher {
           const to = group.members.find((m) => m.name === state.active);
           if (!to) return;
           const froms = [...new Set(list.map((i) => i.from))].filter((f) => f !== to.name);
-          const reason = `finishing the ${first.kind} ${list.map((i) => `${i.from} → ${i.to}`).join(", ")} cut short by a restart: activating ${to.name} again${froms.length ? `, then deactivating ${froms.join(", ")}` : ""} (${first.reason})`;
+          const cause = fence === undefined ? "a restart" : "the previous leader's end";
+          const reason = `finishing the ${first.kind} ${list.map((i) => `${i.from} → ${i.to}`).join(", ")} cut short by ${cause}: activating ${to.name} again${froms.length ? `, then deactivating ${froms.join(", ")}` : ""} (${first.reason})`;
           this.h.log.warn({ group: groupName, intents: list }, reason);
+          const gate = this.h.gate?.();
+          if (fence !== undefined && gate) {
+            const refused = await gate.begin(groupName, { ...first, to: to.name }, fence);
+            if (refused !== undefined) {
+              this.fenced(groupName, first.from, to.name, fence, refused);
+              return;
+            }
+          }
           this.h.handle({
             events: [
               {
@@ -159,11 +221,18 @@ export class Switcher {
                 from: first.from,
                 to: to.name,
                 reason,
+                ...(fence !== undefined ? { fence } : {}),
               },
             ],
             switches: [],
           });
-          const ctx = { group: groupName, from: first.from, to: to.name, reason };
+          const ctx = {
+            group: groupName,
+            from: first.from,
+            to: to.name,
+            reason,
+            ...(fence !== undefined ? { fence } : {}),
+          };
           const failed = await this.runMemberActions(group, to, "activate", to.activate, ctx);
           if (failed) {
             this.h.handle(this.h.pipeline().switchResult(groupName, to.name, false, failed, this.h.now()));
@@ -174,6 +243,7 @@ export class Switcher {
             if (m && m.deactivate.length > 0)
               await this.runMemberActions(group, m, "deactivate", m.deactivate, ctx);
           }
+          if (fence !== undefined) await this.h.gate?.()?.end(groupName, fence);
         } finally {
           this.pending.set(groupName, (this.pending.get(groupName) ?? 1) - 1);
           const l = this.intents.get(groupName);
@@ -199,8 +269,15 @@ export class Switcher {
     const to = group.members.find((m) => m.name === sw.to);
     const from = group.members.find((m) => m.name === sw.from);
     if (!to) return;
-    const ctx = { group: sw.group, from: sw.from, to: sw.to, reason: sw.reason };
+    const ctx = {
+      group: sw.group,
+      from: sw.from,
+      to: sw.to,
+      reason: sw.reason,
+      ...(sw.fence !== undefined ? { fence: sw.fence } : {}),
+    };
     const failed = await this.runMemberActions(group, to, "activate", to.activate, ctx);
+    if (failed === FENCED) return;
     if (failed) {
       this.h.handle(this.h.pipeline().switchResult(sw.group, sw.to, false, failed, this.h.now()));
       return;
@@ -215,9 +292,18 @@ export class Switcher {
     member: MemberSpec,
     phase: "activate" | "deactivate" | "reassert",
     actions: readonly ActionSpec[],
-    ctx: { group: string; from?: string; to: string; reason: string },
+    ctx: { group: string; from?: string; to: string; reason: string; fence?: string },
   ): Promise<string | undefined> {
     for (const action of actions) {
+      const gate = this.h.gate?.();
+      if (ctx.fence !== undefined && gate) {
+        // Before every action of a shared group: is this instance still the leader it was?
+        const refused = await gate.check(ctx.group, ctx.fence);
+        if (refused !== undefined) {
+          this.fenced(ctx.group, ctx.from, ctx.to, ctx.fence, `${phase} ${member.name}: ${refused}`);
+          return FENCED;
+        }
+      }
       const r = await this.h.act(action, {
         ...ctx,
         dryRun: this.h.dryRun,
@@ -268,6 +354,9 @@ export class Switcher {
     if (this.h.stopped() || (this.pending.get(name) ?? 0) > 0) return;
     const group = this.h.config().groups.find((g) => g.name === name);
     if (!group) return; // removed by a reload
+    // A shared group is re-asserted by its leader only, under its token.
+    const shared = this.h.gate?.()?.shared(name) === true;
+    if (shared && this.h.gate?.()?.fenceOf(name) === undefined) return;
     let installed: string[] | undefined;
     try {
       installed = await this.installedMembers(group, routes);
@@ -297,13 +386,19 @@ export class Switcher {
       { group: name, active: state.active, installed, why, dry_run: this.h.dryRun },
       "installed state differs from the active member; re-asserting it",
     );
+    const fence = shared ? this.h.gate?.()?.fenceOf(name) : undefined;
+    if (shared && fence === undefined) return;
     await this.runMemberActions(current, member, "reassert", member.activate, {
       group: name,
+      ...(fence !== undefined ? { fence } : {}),
       to: member.name,
       reason: `re-assert ${member.name} (${why}): installed ${installed.length ? installed.join(", ") : "none of the members"}`,
     });
   }
 }
+
+/** runMemberActions' result when a fencing token was refused (the switch_fenced event is already recorded). */
+const FENCED = "fenced";
 
 function isCheckable(actions: readonly ActionSpec[]): boolean {
   return actions.some((a) => "route" in a || "address" in a);

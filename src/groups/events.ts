@@ -55,7 +55,15 @@ export interface HealthEvent extends Base, Omit<Cause, "value"> {
   readonly state: Health;
 }
 
-export interface SwitchEvent extends Base, Cause {
+/** What the events of a shared group's decisions carry (fleet mode, docs/fleet.md). */
+interface Fenced {
+  /** The instance that decided it: the group's leader. */
+  readonly leader?: string;
+  /** The leader's fencing token (a decimal int64) the switch is carried out under. */
+  readonly fence?: string;
+}
+
+export interface SwitchEvent extends Base, Cause, Fenced {
   /** The active member changed: automatically (failover, failback) or by an operator (manual_switch). */
   readonly kind: "failover" | "failback" | "manual_switch";
   readonly group: string;
@@ -71,8 +79,8 @@ export interface SwitchProgressEvent extends Base {
   readonly to: string;
 }
 
-export interface SwitchResumedEvent extends Base {
-  /** A switch a crash cut short is finished at start. */
+export interface SwitchResumedEvent extends Base, Fenced {
+  /** A switch a crash cut short is finished at start (or, in a shared group, by the next leader). */
   readonly kind: "switch_resumed";
   readonly group: string;
   readonly from: string;
@@ -126,6 +134,30 @@ export interface StateDiscardedEvent extends Base {
   readonly kind: "state_discarded";
 }
 
+export interface FleetEvent extends Base {
+  /**
+   * Fleet mode (docs/fleet.md): leader_elected / leader_lost (this instance started or stopped deciding a shared
+   * group), fleet_unavailable / fleet_available (etcd unreachable or without quorum: shared groups do not switch),
+   * switch_fenced (a switch not carried out: its fencing token was refused), shards_moved (the shard map changed).
+   */
+  readonly kind:
+    | "leader_elected"
+    | "leader_lost"
+    | "fleet_unavailable"
+    | "fleet_available"
+    | "switch_fenced"
+    | "shards_moved";
+  readonly group?: string;
+  readonly leader?: string;
+  readonly fence?: string;
+  readonly from?: string;
+  readonly to?: string;
+  /** shards_moved: the targets this instance polls now. */
+  readonly targets?: readonly string[];
+  /** shards_moved: how many targets changed owner. */
+  readonly moved?: number;
+}
+
 export type StandbyEvent =
   | RuleEvent
   | HealthEvent
@@ -136,7 +168,8 @@ export type StandbyEvent =
   | RedundancyEvent
   | ActionEvent
   | CollectorEvent
-  | StateDiscardedEvent;
+  | StateDiscardedEvent
+  | FleetEvent;
 
 export type EventKind = StandbyEvent["kind"];
 
@@ -160,6 +193,12 @@ export const EVENT_KINDS = [
   "switch_resumed",
   "state_discarded",
   "collector",
+  "leader_elected",
+  "leader_lost",
+  "fleet_unavailable",
+  "fleet_available",
+  "switch_fenced",
+  "shards_moved",
 ] as const satisfies readonly EventKind[];
 
 // Compile-time: EVENT_KINDS lists every kind of the union.

@@ -44,6 +44,7 @@ export async function run(spec: HttpSpec, ctx: ActionContext, extras: RunExtras 
   const withBody = method !== "GET" && method !== "HEAD";
 
   const plain: Record<string, string> = {};
+  if (ctx.fence !== undefined) plain["X-Standby-Fence"] = ctx.fence;
   const secretNames: string[] = [];
   for (const [k, v] of Object.entries(spec.headers)) {
     if (typeof v === "string") plain[k] = v;

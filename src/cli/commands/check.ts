@@ -42,10 +42,6 @@ export async function runCheck(opts: CheckOptions, io: Io): Promise<number> {
               )}`
             : ""),
       );
-      if (c.groups.some((g) => g.scope === "shared"))
-        summaries.push(
-          "note: scope: shared is checked, but this build does not run fleet mode yet: `standby run` refuses shared groups",
-        );
     } else errors.push(...r.errors);
   }
 

@@ -182,8 +182,18 @@ export function formatStatus(s: DaemonStatus): string[] {
       g.waiting ? `waiting: ${g.waiting}` : "",
     ].filter(Boolean);
     lines.push(
-      `group ${g.name}: active ${g.active} for ${ago(g.since)}; failback ${g.failback} (hold ${formatDuration(g.hold_ms)})${flags.length ? `; ${flags.join("; ")}` : ""}`,
+      `group ${g.name}${g.scope === "shared" ? " (shared)" : ""}: active ${g.active} for ${ago(g.since)}; failback ${g.failback} (hold ${formatDuration(g.hold_ms)})${flags.length ? `; ${flags.join("; ")}` : ""}`,
     );
+    if (g.fleet) {
+      const f = g.fleet;
+      lines.push(
+        `  fleet: leader ${f.leader ?? "none"}${f.fence ? ` (fencing token ${f.fence})` : ""}; this instance: ${f.role}; quorum ${f.quorum}`,
+      );
+      for (const v of f.votes)
+        lines.push(
+          `  votes ${v.member}: ${v.verdict} — ${v.reason}${v.views.length ? ` [${v.views.map((x) => `${x.observer} ${x.health}`).join(", ")}]` : ""}`,
+        );
+    }
     const width = Math.max(...g.members.map((m) => m.name.length));
     for (const m of g.members) {
       const mark = m.name === g.active ? "*" : " ";
@@ -201,6 +211,19 @@ export function formatStatus(s: DaemonStatus): string[] {
           .map(([k, v]) => `${k} ${v}`)
           .join(", ")}`,
       );
+  if (s.fleet) {
+    const f = s.fleet;
+    lines.push(
+      `fleet: this instance "${f.name}" (${f.prefix}); lease ${f.lease.held ? `held (ttl ${formatDuration(f.lease.ttl_ms)})` : `NOT HELD${f.lease.error ? `: ${f.lease.error}` : ""}`}${f.refused ? `; ${f.refused}` : ""}${f.unavailable ? `; shared groups do not switch: ${f.unavailable}` : ""}`,
+    );
+    lines.push(
+      `fleet: ${f.instances.length} live instance(s): ${f.instances.map((i) => `${i.name}${i.host && i.host !== i.name ? ` (${i.host})` : ""}`).join(", ") || "none read"}`,
+    );
+    for (const [inst, targets] of Object.entries(f.shards ?? {}))
+      lines.push(
+        `  shard ${inst}: ${targets.length} target(s)${targets.length ? `: ${targets.slice(0, 8).join(", ")}${targets.length > 8 ? ", …" : ""}` : ""}`,
+      );
+  }
   const ix = s.sinks?.influx;
   if (ix) {
     const spool = ix.spool_points

@@ -31,15 +31,6 @@ export async function runDaemon(opts: RunOptions, io: Io): Promise<number> {
     for (const e of loaded.errors) io.err(formatError(e));
     return 1;
   }
-  // Fleet mode (docs/fleet.md) is configured but not run by this build yet: a shared group run as a local one would
-  // be decided by every instance — the split brain it exists to prevent. Refused, not run half-way.
-  const shared = loaded.config.groups.filter((g) => g.scope === "shared").map((g) => g.name);
-  if (shared.length > 0) {
-    io.err(
-      `standby: cannot start: group(s) ${shared.join(", ")} have scope: shared, and this build does not run fleet mode yet (every instance would decide them: split brain); use scope: local`,
-    );
-    return 1;
-  }
   const log = pino(
     {
       level: opts.logLevel ?? "info",

@@ -1,0 +1,411 @@
+/**
+ * Fleet mode in the daemon (issue 12, docs/fleet.md): the `Fleet` (etcd lease, votes, elections) wired to the
+ * pipeline (`SharedHooks`: shared groups decided from the observers' verdicts, by their leader only) and to the
+ * switcher (`FenceGate`: a shared switch's intent written to etcd under the fencing token, the token compared
+ * before every action). Followers adopt the leader's state from etcd; a new leader carries on from it and
+ * finishes a switch intent its predecessor left behind.
+ */
+
+import { Fleet, type FleetStatus, type SharedStateValue } from "../cluster/fleet.js";
+import type { FleetVerdict } from "../cluster/quorum.js";
+import type { Log } from "../collector.js";
+import type { Config } from "../config/schema.js";
+import type { FleetEvent, StandbyEvent } from "../groups/events.js";
+import type { HealthSnapshot, MemberStatus } from "../groups/state.js";
+import type { GroupSpec } from "../groups/types.js";
+import type { Output, Pipeline, SharedHooks, SwitchOrder } from "../pipeline.js";
+import { SerialQueue } from "../util/atomic.js";
+import type { Clock } from "../util/clock.js";
+import { checkState, fromDurable, type SwitchIntent, toDurable } from "./state.js";
+import type { FenceGate } from "./switches.js";
+
+export interface FleetHost {
+  readonly log: Log;
+  readonly clock: Clock;
+  /** Wall-time conversion of the daemon (monotonic ↔ wall). */
+  readonly wallClock: Clock;
+  readonly version: string;
+  config(): Config;
+  pipeline(): Pipeline;
+  /** The switches not finished of a group (its intents). */
+  intents(group: string): readonly SwitchIntent[];
+  /** Finishes a switch a dead leader left behind, under this instance's token. */
+  resume(group: string, intents: readonly SwitchIntent[], fence: string): void;
+  /** Records events and queues switches. */
+  handle(out: Output): void;
+}
+
+/** A shared group's fleet-side status (`standby status`). */
+export interface SharedGroupStatus {
+  readonly leader?: string;
+  readonly fence?: string;
+  readonly role: "leader" | "follower" | "candidate";
+  readonly quorum: string;
+  readonly votes: {
+    readonly member: string;
+    readonly verdict: string;
+    readonly reason: string;
+    readonly views: readonly { observer: string; health: string; reason?: string }[];
+  }[];
+}
+
+const sharedNames = (c: Config) => c.groups.filter((g) => g.scope === "shared").map((g) => g.name);
+const sharedTargets = (c: Config) =>
+  c.collectors.filter((x) => (x as { shared?: boolean }).shared === true).map((x) => x.name);
+
+export class FleetGlue implements SharedHooks, FenceGate {
+  readonly fleet: Fleet;
+  /** The token under which this instance took over each group it leads (its state read from etcd). */
+  private readonly taken = new Map<string, string>();
+  /** etcd writes of a group, in order (intent, state, end). */
+  private readonly writes = new Map<string, SerialQueue>();
+  /** The raw state JSON a follower adopted last, per group. */
+  private readonly adopted = new Map<string, string>();
+  /** The last verdicts per group and member (status, metrics). */
+  private readonly verdicts = new Map<string, Map<string, FleetVerdict>>();
+  private unavailable: string | undefined;
+
+  private constructor(
+    private readonly h: FleetHost,
+    fleet: Fleet,
+  ) {
+    this.fleet = fleet;
+    fleet.on("elected", (g, fence) => void this.takeOver(g, fence));
+    fleet.on("deposed", (g, reason) => this.deposed(g, reason));
+    fleet.on("change", () => this.changed());
+    fleet.on("unavailable", (reason) => this.setUnavailable(reason));
+    fleet.on("available", () => this.setAvailable());
+    fleet.on("refused", (reason) => this.record({ kind: "fleet_unavailable", reason }));
+  }
+
+  static async create(h: FleetHost): Promise<FleetGlue | undefined> {
+    const c = h.config();
+    if (!c.cluster) return undefined;
+    const fleet = await Fleet.create({
+      spec: c.cluster,
+      host: c.host,
+      version: h.version,
+      groups: sharedNames(c),
+      targets: sharedTargets(c),
+      clock: h.clock,
+    });
+    return new FleetGlue(h, fleet);
+  }
+
+  start(): void {
+    this.fleet.start();
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.writes.values()].map((q) => q.drain()));
+    await this.fleet.close();
+  }
+
+  /** After a reload (the `cluster:` block itself cannot change without a restart). */
+  async reconfigure(c: Config): Promise<void> {
+    await this.fleet.setMembership(sharedNames(c), sharedTargets(c));
+  }
+
+  // ---- SharedHooks (the pipeline) ----
+
+  health(
+    spec: GroupSpec,
+    local: HealthSnapshot,
+    now: number,
+  ): { snapshot: HealthSnapshot; decides: boolean } {
+    const views: Record<string, { health: MemberStatus["health"]; reason: string }> = {};
+    for (const m of spec.members) {
+      const st = local.members[m.name];
+      views[m.name] = { health: st?.health ?? "unknown", reason: st?.reason ?? "no data yet" };
+    }
+    this.fleet.publish(spec.name, views);
+    const members: Record<string, MemberStatus> = {};
+    const verdicts = new Map<string, FleetVerdict>();
+    for (const m of spec.members) {
+      const v = this.fleet.verdict(spec.name, m.name, spec.quorum ?? "majority", now, views[m.name]);
+      verdicts.set(m.name, v);
+      const mine = local.members[m.name];
+      members[m.name] = {
+        health: v.health,
+        // This instance's own culprits explain an unhealthy verdict (the rule in the failover event).
+        culprits: v.health !== "healthy" && mine && mine.health !== "healthy" ? mine.culprits : [],
+        reason: v.reason,
+      };
+    }
+    this.verdicts.set(spec.name, verdicts);
+    return { snapshot: { members, verifyFiring: local.verifyFiring }, decides: this.decides(spec.name, now) };
+  }
+
+  decides(group: string, now?: number): boolean {
+    const fence = this.taken.get(group);
+    return fence !== undefined && this.fleet.decides(group, now) && this.fleet.fence(group) === fence;
+  }
+
+  notLeader(group: string): string {
+    const leader = this.fleet.leader(group);
+    return `group "${group}" is shared: its leader decides it${
+      leader
+        ? ` (${leader}); send the command to that instance`
+        : ", and there is none now (etcd unreachable or no candidate)"
+    }`;
+  }
+
+  /** A switch decided by the pipeline, with the token it is to run under; undefined when it must not run. */
+  order(sw: SwitchOrder): SwitchOrder | undefined {
+    if (!this.shared(sw.group)) return sw;
+    const fence = this.fenceOf(sw.group);
+    if (fence === undefined) {
+      this.record({
+        kind: "switch_fenced",
+        group: sw.group,
+        from: sw.from,
+        to: sw.to,
+        reason: `${sw.from} → ${sw.to} not carried out: this instance no longer leads the shared group`,
+      });
+      return undefined;
+    }
+    return { ...sw, fence };
+  }
+
+  /** A shared group's switch event as recorded: with the leader that decided it and its fencing token. */
+  stamp(e: StandbyEvent): StandbyEvent {
+    if (e.kind !== "failover" && e.kind !== "failback" && e.kind !== "manual_switch") return e;
+    if (!this.shared(e.group)) return e;
+    const fence = this.fenceOf(e.group);
+    return fence !== undefined ? { ...e, leader: this.fleet.name, fence } : e;
+  }
+
+  // ---- FenceGate (the switcher) ----
+
+  shared(group: string): boolean {
+    return this.h.config().groups.some((g) => g.name === group && g.scope === "shared");
+  }
+
+  fenceOf(group: string): string | undefined {
+    return this.decides(group) ? this.taken.get(group) : undefined;
+  }
+
+  async begin(group: string, intent: SwitchIntent, fence: string): Promise<string | undefined> {
+    return this.write(group, fence, { ...intent, fence });
+  }
+
+  async check(group: string, fence: string): Promise<string | undefined> {
+    try {
+      if (await this.fleet.checkFence(group, fence)) return undefined;
+      this.fleet.recheck();
+      return `fencing token ${fence} refused by etcd: another instance leads "${group}" now`;
+    } catch (e) {
+      return `etcd did not answer the fencing check (${(e as Error).message}): not acting without it`;
+    }
+  }
+
+  async end(group: string, fence: string): Promise<void> {
+    const why = await this.write(group, fence, undefined);
+    if (why) this.h.log.warn({ group, why }, "could not clear the switch intent in etcd");
+  }
+
+  /** After the leader's decisions: its group state to etcd (ordered after any intent write). */
+  saved(group: string): void {
+    const fence = this.fenceOf(group);
+    if (fence === undefined) return;
+    const intent = this.h.intents(group)[0];
+    void this.write(group, fence, intent ? { ...intent, fence } : undefined).then((why) => {
+      if (why) this.h.log.warn({ group, why }, "could not write the shared group's state to etcd");
+    });
+  }
+
+  private queue(group: string): SerialQueue {
+    let q = this.writes.get(group);
+    if (!q) this.writes.set(group, (q = new SerialQueue()));
+    return q;
+  }
+
+  /** Writes the group's state (and intent) under `fence`, in order; undefined when written, else why not. */
+  private write(
+    group: string,
+    fence: string,
+    intent: SharedStateValue["intent"],
+  ): Promise<string | undefined> {
+    return this.queue(group).run(async () => {
+      const state = this.h.pipeline().groupState(group);
+      if (!state) return `no group "${group}"`;
+      const value: SharedStateValue = {
+        leader: this.fleet.name,
+        fence,
+        state: { ...toDurable(state, [], this.h.wallClock) },
+        ...(intent ? { intent } : {}),
+        savedAt: this.h.clock.wall(),
+      };
+      try {
+        if (await this.fleet.writeState(group, fence, value)) return undefined;
+        this.fleet.recheck();
+        return `fencing token ${fence} refused by etcd: another instance leads "${group}" now`;
+      } catch (e) {
+        return `etcd did not answer (${(e as Error).message}): not acting without it`;
+      }
+    });
+  }
+
+  // ---- the fleet's events ----
+
+  /** This instance won `group`: read its state from etcd, carry on from it, finish a switch left behind. */
+  private async takeOver(group: string, fence: string): Promise<void> {
+    const spec = this.h.config().groups.find((g) => g.name === group);
+    if (!spec) return;
+    let value: SharedStateValue | undefined;
+    for (let attempt = 0; ; attempt++) {
+      if (this.fleet.fence(group) !== fence) return; // lost it meanwhile
+      try {
+        value = await this.fleet.readState(group);
+        break;
+      } catch (e) {
+        this.h.log.warn(
+          { group, err: (e as Error).message },
+          "cannot read the shared group's state; retrying",
+        );
+        await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** attempt, this.fleet.ttlMs / 2)));
+      }
+    }
+    if (this.fleet.fence(group) !== fence) return;
+    const now = this.h.clock.mono();
+    const prev = value?.leader;
+    if (value) {
+      const st = this.toState(spec, value, now);
+      if (st) this.h.pipeline().adopt(group, st);
+    }
+    this.taken.set(group, fence);
+    this.adopted.delete(group);
+    const active = this.h.pipeline().groupState(group)?.active;
+    const intent = value?.intent;
+    this.record({
+      kind: "leader_elected",
+      group,
+      leader: this.fleet.name,
+      fence,
+      reason: `${this.fleet.name} leads shared group "${group}" with fencing token ${fence}${
+        prev && prev !== this.fleet.name ? ` (previous leader ${prev})` : ""
+      }; ${value ? `carrying on from the state in etcd: active ${active}` : `no state in etcd yet: active ${active}`}${
+        intent ? `; finishing the ${intent.kind} ${intent.from} → ${intent.to} it left behind` : ""
+      }`,
+    });
+    if (intent) {
+      this.h.resume(
+        group,
+        [
+          {
+            from: intent.from,
+            to: intent.to,
+            kind: intent.kind as SwitchIntent["kind"],
+            reason: intent.reason,
+          },
+        ],
+        fence,
+      );
+    } else this.saved(group);
+    // Decide now from the current verdicts (a failover the old leader did not make is made here).
+    this.h.handle(this.h.pipeline().refreshShared(now, undefined, group));
+  }
+
+  private deposed(group: string, reason: string): void {
+    const had = this.taken.delete(group);
+    if (!had) return;
+    this.record({
+      kind: "leader_lost",
+      group,
+      leader: this.fleet.leader(group) ?? "",
+      reason: `${this.fleet.name} no longer leads shared group "${group}": ${reason}`,
+    });
+    this.changed();
+  }
+
+  /** The fleet's picture changed: followers adopt the leader's state, the leader re-decides from the verdicts. */
+  private changed(): void {
+    const now = this.h.clock.mono();
+    const pipeline = this.h.pipeline();
+    for (const spec of this.h.config().groups) {
+      if (spec.scope !== "shared" || this.decides(spec.name, now)) continue;
+      const value = this.fleet.cachedState(spec.name);
+      if (!value) continue;
+      const json = JSON.stringify(value.state);
+      if (this.adopted.get(spec.name) === json) continue;
+      const st = this.toState(spec, value, now);
+      if (!st) continue;
+      this.adopted.set(spec.name, json);
+      pipeline.adopt(spec.name, st);
+    }
+    this.h.handle(pipeline.refreshShared(now));
+  }
+
+  private toState(spec: GroupSpec, value: SharedStateValue, now: number) {
+    const checked = checkState({ version: 2, groups: { [spec.name]: value.state } });
+    if (checked.kind !== "ok") {
+      this.h.log.warn(
+        { group: spec.name, why: checked.kind === "bad" ? checked.why : "none" },
+        "the shared group's state in etcd is malformed",
+      );
+      return undefined;
+    }
+    const d = checked.state.groups[spec.name];
+    return d ? fromDurable(spec, d, now, this.h.wallClock) : undefined;
+  }
+
+  private setUnavailable(reason: string): void {
+    this.unavailable = reason;
+    const groups = sharedNames(this.h.config());
+    this.record({
+      kind: "fleet_unavailable",
+      reason: `${groups.length ? `shared group(s) ${groups.join(", ")}: no switch: ` : ""}${reason}${
+        this.fleet.lease.lastError ? ` (${this.fleet.lease.lastError})` : ""
+      }; local groups keep working`,
+    });
+  }
+
+  private setAvailable(): void {
+    const was = this.unavailable;
+    this.unavailable = undefined;
+    this.record({
+      kind: "fleet_available",
+      reason: `etcd reachable again: this instance holds a lease${was ? ` (after: ${was})` : ""}; shared groups are decided again`,
+    });
+  }
+
+  private record(e: Omit<FleetEvent, "ts">): void {
+    this.h.handle({ events: [{ ts: this.h.clock.mono(), ...e } as StandbyEvent], switches: [] });
+  }
+
+  // ---- status ----
+
+  status(): FleetStatus & { unavailable?: string } {
+    return { ...this.fleet.status(), ...(this.unavailable ? { unavailable: this.unavailable } : {}) };
+  }
+
+  groupStatus(spec: GroupSpec): SharedGroupStatus {
+    const e = this.fleet.election(spec.name);
+    const leader = e?.leader?.name;
+    const decides = this.decides(spec.name);
+    const verdicts = this.verdicts.get(spec.name);
+    return {
+      ...(leader !== undefined ? { leader } : {}),
+      ...(decides && this.taken.get(spec.name)
+        ? { fence: this.taken.get(spec.name)! }
+        : e?.leader
+          ? { fence: e.leader.createRevision }
+          : {}),
+      role: decides ? "leader" : leader !== undefined ? "follower" : "candidate",
+      quorum: String(spec.quorum ?? "majority"),
+      votes: spec.members.map((m) => {
+        const v = verdicts?.get(m.name);
+        return {
+          member: m.name,
+          verdict: v?.health ?? "unknown",
+          reason: v?.reason ?? "no verdict yet",
+          views: this.fleet.votes.views(spec.name, m.name).map((x) => ({
+            observer: x.observer,
+            health: x.health,
+            ...(x.reason !== undefined ? { reason: x.reason } : {}),
+          })),
+        };
+      }),
+    };
+  }
+}
