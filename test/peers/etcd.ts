@@ -7,9 +7,14 @@
  * Members are spawned with a clean environment (an ETCD_* variable duplicating a flag is fatal), in their own
  * process group, `--logger zap --log-level warn`, and every one is SIGKILLed if the test process exits.
  * Needs `etcd` (Debian `etcd-server`; `etcdctl` from `etcd-client` for the peer's own test): scripts/test-deps.sh.
+ * With `netns`, the members run inside that (existing) network namespace on its loopback: `ip netns exec NS etcd`
+ * (iproute2 execs in place, so the pid and process group are etcd's own and pause/resume/kill signal etcd), and
+ * healthy()/etcdctl() run their probe inside the namespace too (`ip netns exec NS node|etcdctl`): the test process
+ * cannot reach the namespace's loopback. Ports are still picked on the host's loopback (any port is free in a
+ * fresh namespace). The endpoints are then valid only inside the namespace (test/peers/fleet-net.ts).
  * No vitest here: the benchmarks import it.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
@@ -21,7 +26,17 @@ export interface EtcdOptions {
   members?: number;
   /** The parent of the members' data directories. Default: a new `sb-etcd-*` under os.tmpdir(). */
   dir?: string;
+  /** Run the members inside this network namespace (it must exist; `ip netns exec`, needs root). */
+  netns?: string;
 }
+
+/** GET /health in a namespace: prints "true" when the answer is 200 with "health":"true" (argv: port, timeout ms). */
+const HEALTH_SCRIPT = `const [port, ms] = process.argv.slice(1).map(Number);
+const req = require("node:http").request({ host: "127.0.0.1", port, path: "/health", agent: false }, (res) => {
+  let b = ""; res.setEncoding("utf8"); res.on("data", (c) => { b += c; });
+  res.on("end", () => { process.stdout.write(String(res.statusCode === 200 && /"health":\\s*"true"/.test(b))); process.exit(0); });
+});
+req.on("error", () => process.exit(1)); setTimeout(() => process.exit(1), ms); req.end();`;
 
 const READY_MS = 10_000;
 /** Every live member, killed if the test process exits without stopping them (a crash, a bail-out). */
@@ -64,6 +79,8 @@ export class Etcd {
   private dirPath: string | undefined;
   private readonly members: Member[];
   private readonly token = `standby-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  /** The network namespace the members run in, or undefined (the host's). */
+  readonly netns: string | undefined;
 
   /** Why etcd cannot run here (no binary), or undefined when it can. */
   static missing(): string | undefined {
@@ -73,6 +90,7 @@ export class Etcd {
   /** Touches no file and no port: both are chosen at the first start(). */
   constructor(opts: EtcdOptions = {}) {
     this.dirPath = opts.dir;
+    this.netns = opts.netns;
     const n = opts.members ?? 3;
     this.members = Array.from({ length: n }, (_, i) => ({
       name: `m${i + 1}`,
@@ -173,7 +191,8 @@ export class Etcd {
     const log = openSync(this.logFile(i), "a");
     let child: ChildProcess;
     try {
-      child = spawn("etcd", args, {
+      const [file, argv] = this.inNetns("etcd", args);
+      child = spawn(file, argv, {
         stdio: ["ignore", log, log],
         detached: true, // its own process group: a terminal's ^C does not reach it, killGroup() does
         env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", HOME: this.dir },
@@ -213,6 +232,7 @@ export class Etcd {
   /** Whether member i answers GET /health with "health":"true" within `timeoutMs` (it blocks without a leader). */
   healthy(i: number, timeoutMs = 500): Promise<boolean> {
     const port = this.member(i).clientPort;
+    if (this.netns !== undefined) return this.healthyInNetns(port, timeoutMs);
     return new Promise((resolve) => {
       const req = request({ host: "127.0.0.1", port, path: "/health", agent: false }, (res) => {
         let body = "";
@@ -236,6 +256,29 @@ export class Etcd {
       });
       req.end();
     });
+  }
+
+  /** healthy() inside the namespace: a short node process there (its start-up, ~50 ms, adds to the bound). */
+  private healthyInNetns(port: number, timeoutMs: number): Promise<boolean> {
+    const [file, argv] = this.inNetns(process.execPath, [
+      "-e",
+      HEALTH_SCRIPT,
+      String(port),
+      String(timeoutMs),
+    ]);
+    return new Promise((resolve) => {
+      execFile(
+        file,
+        argv,
+        { encoding: "utf8", timeout: timeoutMs + 2000, killSignal: "SIGKILL" },
+        (err, stdout) => resolve(!err && stdout.trim() === "true"),
+      );
+    });
+  }
+
+  /** `file args` as they are run: prefixed with `ip netns exec NS` when the members live in a namespace. */
+  private inNetns(file: string, args: string[]): [string, string[]] {
+    return this.netns === undefined ? [file, args] : ["ip", ["netns", "exec", this.netns, file, ...args]];
   }
 
   /** SIGSTOP member i: its ports still accept connections, nothing is answered until resume(i). */
@@ -289,19 +332,16 @@ export class Etcd {
    * test and for debugging: the code under test speaks gRPC through etcd3.
    */
   etcdctl(args: string[], timeoutMs = 5000): { status: number | null; stdout: string; stderr: string } {
-    const r = spawnSync(
-      "etcdctl",
-      [
-        `--endpoints=${this.endpoints.join(",")}`,
-        `--command-timeout=${Math.max(1, Math.floor(timeoutMs / 1000))}s`,
-        ...args,
-      ],
-      {
-        encoding: "utf8",
-        timeout: timeoutMs + 2000,
-        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ETCDCTL_API: "3" },
-      },
-    );
+    const [file, argv] = this.inNetns("etcdctl", [
+      `--endpoints=${this.endpoints.join(",")}`,
+      `--command-timeout=${Math.max(1, Math.floor(timeoutMs / 1000))}s`,
+      ...args,
+    ]);
+    const r = spawnSync(file, argv, {
+      encoding: "utf8",
+      timeout: timeoutMs + 2000,
+      env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin", ETCDCTL_API: "3" },
+    });
     return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
   }
 
