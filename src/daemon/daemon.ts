@@ -128,6 +128,7 @@ export class Daemon {
       config: () => this.config,
       pipeline: () => this.pipeline,
       switching: (g) => this.switcher.switching(g),
+      fleet: (g) => this.glue?.sinkView(g),
     });
     this.collectors = new CollectorRuntime({
       log: this.log,

@@ -13,6 +13,7 @@ import type { Config } from "../config/schema.js";
 import type { FleetEvent, StandbyEvent } from "../groups/events.js";
 import type { HealthSnapshot, MemberStatus } from "../groups/state.js";
 import type { GroupSpec } from "../groups/types.js";
+import type { GroupView } from "../sinks/influx/line.js";
 import type { Output, Pipeline, SharedHooks, SwitchOrder } from "../pipeline.js";
 import { SerialQueue } from "../util/atomic.js";
 import type { Clock } from "../util/clock.js";
@@ -45,6 +46,8 @@ export interface SharedGroupStatus {
     readonly member: string;
     readonly verdict: string;
     readonly reason: string;
+    /** The live observers by what they see (a live observer without a view counts as unknown). */
+    readonly tally?: Readonly<Record<"healthy" | "degraded" | "unhealthy" | "unknown", number>>;
     readonly views: readonly { observer: string; health: string; reason?: string }[];
   }[];
 }
@@ -379,6 +382,19 @@ export class FleetGlue implements SharedHooks, FenceGate {
     return { ...this.fleet.status(), ...(this.unavailable ? { unavailable: this.unavailable } : {}) };
   }
 
+  /** A shared group for the sinks (metrics.prom, InfluxDB): leader and vote counts per member. */
+  sinkView(group: string): GroupView["fleet"] {
+    const verdicts = this.verdicts.get(group);
+    const fence = this.fenceOf(group);
+    const leader = this.fleet.leader(group);
+    return {
+      ...(leader !== undefined ? { leader } : {}),
+      isLeader: fence !== undefined,
+      ...(fence !== undefined ? { fence } : {}),
+      votes: Object.fromEntries([...(verdicts ?? [])].map(([m, v]) => [m, { ...v.tally }])),
+    };
+  }
+
   groupStatus(spec: GroupSpec): SharedGroupStatus {
     const e = this.fleet.election(spec.name);
     const leader = e?.leader?.name;
@@ -399,6 +415,7 @@ export class FleetGlue implements SharedHooks, FenceGate {
           member: m.name,
           verdict: v?.health ?? "unknown",
           reason: v?.reason ?? "no verdict yet",
+          ...(v ? { tally: { ...v.tally } } : {}),
           views: this.fleet.votes.views(spec.name, m.name).map((x) => ({
             observer: x.observer,
             health: x.health,

@@ -23,6 +23,8 @@ export interface SinksOptions {
   readonly pipeline: () => Pipeline | undefined;
   /** A switch of the group is being carried out. */
   readonly switching: (group: string) => boolean;
+  /** Fleet mode: a shared group's leader and votes. */
+  readonly fleet?: (group: string) => GroupView["fleet"];
 }
 
 type RuleView = { rule: string; labels: Labels; state: string; value?: number; reason: string };
@@ -176,7 +178,9 @@ export class Sinks {
       if (names && !names.includes(g.name)) continue;
       const s = p.groupState(g.name);
       if (!s) continue;
+      const fleet = g.scope === "shared" ? this.o.fleet?.(g.name) : undefined;
       out.push({
+        ...(fleet ? { fleet } : {}),
         name: g.name,
         active: s.active,
         switching: this.o.switching(g.name),

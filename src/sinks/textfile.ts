@@ -142,9 +142,24 @@ export class MetricsTextfile {
 
 /** Gauges of the decisions: the active member of each group, each member's health, each rule instance's state. */
 export function* decisionGauges(
-  groups: readonly { name: string; active: string; members: readonly { name: string; health: string }[] }[],
+  groups: readonly {
+    name: string;
+    active: string;
+    members: readonly { name: string; health: string }[];
+    fleet?: { isLeader: boolean; votes: Readonly<Record<string, Readonly<Record<string, number>>>> };
+  }[],
   rules: Iterable<{ rule: string; labels: Labels; state: string }>,
 ): Generator<string> {
+  if (groups.some((g) => g.fleet)) {
+    yield "# TYPE standby_group_leader gauge";
+    for (const g of groups)
+      if (g.fleet) yield `standby_group_leader${promLabels({ group: g.name })} ${g.fleet.isLeader ? 1 : 0}`;
+    yield "# TYPE standby_member_votes gauge";
+    for (const g of groups)
+      for (const [member, tally] of Object.entries(g.fleet?.votes ?? {}))
+        for (const [health, n] of Object.entries(tally))
+          yield `standby_member_votes${promLabels({ group: g.name, member, health })} ${n}`;
+  }
   yield "# TYPE standby_group_active gauge";
   for (const g of groups) {
     for (const m of g.members)

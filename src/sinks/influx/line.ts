@@ -160,6 +160,13 @@ export interface GroupView {
   readonly frozen: boolean;
   readonly pinned: boolean;
   readonly members: readonly { name: string; priority: number; health: string; reason: string }[];
+  /** Fleet mode, a shared group: its leader, whether this instance is it, and the observers' votes per member. */
+  readonly fleet?: {
+    readonly leader?: string;
+    readonly isLeader: boolean;
+    readonly fence?: string;
+    readonly votes: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  };
 }
 
 const HEALTH_VALUE: Readonly<Record<string, number>> = { healthy: 2, degraded: 1, unhealthy: 0, unknown: -1 };
@@ -180,6 +187,9 @@ export function groupLines(g: GroupView, host: string, ns: string): string[] {
       switching: g.switching,
       frozen: g.frozen,
       pinned: g.pinned,
+      ...(g.fleet
+        ? { leader: g.fleet.leader ?? "", is_leader: g.fleet.isLeader, fence: g.fleet.fence ?? "" }
+        : {}),
     })} ${ns}`,
   ];
   for (const m of g.members) {
@@ -191,10 +201,17 @@ export function groupLines(g: GroupView, host: string, ns: string): string[] {
         active: m.name === g.active,
         priority: int(m.priority),
         reason: m.reason,
+        ...votesFields(g.fleet?.votes[m.name]),
       })} ${ns}`,
     );
   }
   return out;
+}
+
+/** A shared member's votes as fields: `votes_healthy`, `votes_degraded`, `votes_unhealthy`, `votes_unknown`. */
+function votesFields(tally: Readonly<Record<string, number>> | undefined): Record<string, Int> {
+  if (!tally) return {};
+  return Object.fromEntries(Object.entries(tally).map(([h, n]) => [`votes_${h}`, int(n)]));
 }
 
 /** The sink's own counters: `standby_sink`. */

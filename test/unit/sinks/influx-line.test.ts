@@ -10,6 +10,7 @@ import {
   sinkLine,
   tagsText,
 } from "../../../src/sinks/influx/line.js";
+import { decisionGauges } from "../../../src/sinks/textfile.js";
 
 describe("influx line protocol", () => {
   it("a sample: measurement = metric, tags sorted with empty values left out, value (and state), ns timestamp", () => {
@@ -113,6 +114,49 @@ describe("influx line protocol", () => {
   it("counts the lines of a batch", () => {
     expect([countLines(""), countLines("a 1 1\n"), countLines("a 1 1\nb 2 2\n"), countLines("a\nb")]).toEqual(
       [0, 1, 2, 2],
+    );
+  });
+});
+
+describe("fleet mode in the sinks", () => {
+  const view = {
+    name: "vip",
+    active: "r1",
+    switching: false,
+    frozen: false,
+    pinned: false,
+    members: [
+      { name: "r1", priority: 100, health: "degraded", reason: "1 of 3 observers see r1 unhealthy" },
+      { name: "r2", priority: 50, health: "healthy", reason: "3 of 3 observers: r2 healthy" },
+    ],
+    fleet: {
+      leader: "d1",
+      isLeader: true,
+      fence: "42",
+      votes: {
+        r1: { healthy: 2, degraded: 0, unhealthy: 1, unknown: 0 },
+        r2: { healthy: 3, degraded: 0, unhealthy: 0, unknown: 0 },
+      },
+    },
+  };
+
+  it("standby_group carries the leader and the fence, standby_member the votes", () => {
+    const lines = groupLines(view, "h", "5");
+    expect(lines[0]).toBe(
+      'standby_group,group=vip,host=h active="r1",active_priority=100i,active_rank=1i,failed_over=0i,members=2i,healthy_members=1i,switching=0i,frozen=0i,pinned=0i,leader="d1",is_leader=1i,fence="42" 5',
+    );
+    expect(lines[1]).toMatch(/,votes_healthy=2i,votes_degraded=0i,votes_unhealthy=1i,votes_unknown=0i 5$/);
+    expect(groupLines({ ...view, fleet: undefined }, "h", "5")[0]).not.toMatch(/leader/);
+  });
+
+  it("metrics.prom gets standby_group_leader and standby_member_votes for shared groups only", () => {
+    const text = [...decisionGauges([view, { name: "local", active: "a", members: [] }], [])];
+    expect(text).toContain('standby_group_leader{group="vip"} 1');
+    expect(text).toContain('standby_member_votes{group="vip",member="r1",health="unhealthy"} 1');
+    expect(text).toContain('standby_member_votes{group="vip",member="r2",health="healthy"} 3');
+    expect(text.some((l) => l.includes('group="local"') && l.startsWith("standby_group_leader"))).toBe(false);
+    expect([...decisionGauges([{ name: "local", active: "a", members: [] }], [])].join("\n")).not.toMatch(
+      /leader|votes/,
     );
   });
 });
