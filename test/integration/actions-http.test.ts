@@ -101,6 +101,16 @@ describe("http action", () => {
     });
   });
 
+  it("a shared group's switch (fleet mode): the fencing token as X-Standby-Fence and in the default body", async () => {
+    const r = await runAction(http("/ok"), { ...ctx, fence: "123456789012345678" });
+    expect(r.ok).toBe(true);
+    expect(last().headers["x-standby-fence"]).toBe("123456789012345678");
+    expect(JSON.parse(last().body)).toMatchObject({ fence: "123456789012345678" });
+    await runAction(http("/ok"), ctx);
+    expect(last().headers["x-standby-fence"]).toBeUndefined();
+    expect(JSON.parse(last().body)).not.toHaveProperty("fence");
+  });
+
   it("sends the spec's body, method and headers; secret headers are resolved and never shown", async () => {
     const resolveSecret = async (s: Secret) => (s.kind === "env" ? `token-of-${s.name}` : "?");
     const r = await runAction(
