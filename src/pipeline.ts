@@ -215,7 +215,7 @@ export class Pipeline {
         const r = hooks.health(slot.spec, input.snapshot, now);
         if (!r.decides) {
           // A follower: the fleet's verdicts for status; the leader decides (and its state is adopted).
-          slot.state = { ...slot.state, health: r.snapshot.members, verifyFiring: r.snapshot.verifyFiring };
+          slot.state = followHealth(slot.state, r.snapshot, now);
           return undefined;
         }
         input = { type: "health", snapshot: r.snapshot };
@@ -232,4 +232,21 @@ export class Pipeline {
     }
     return r.error;
   }
+}
+
+/**
+ * A follower's view of a shared group's health, kept as the controller would keep it (when each member became
+ * healthy, which members reported), so that the hold of a failback still counts from then if it becomes leader.
+ */
+function followHealth(state: GroupState, snap: HealthSnapshot, now: number): GroupState {
+  const healthySince = { ...state.healthySince };
+  const seen = [...state.seen];
+  for (const [m, st] of Object.entries(snap.members)) {
+    const was = state.health[m]?.health;
+    if (st.health === "healthy") {
+      if (was !== "healthy" || healthySince[m] === undefined) healthySince[m] = now;
+    } else delete healthySince[m];
+    if (st.health !== "unknown" && !seen.includes(m)) seen.push(m);
+  }
+  return { ...state, health: snap.members, healthySince, seen, verifyFiring: snap.verifyFiring };
 }

@@ -84,6 +84,22 @@ describe("shared groups in the pipeline", () => {
     expect(p.refreshShared(3000).switches.map((s) => s.to)).toEqual(["r2"]);
   });
 
+  it("a follower that becomes leader keeps the failback hold from when the member became healthy", () => {
+    const { p, fleet } = setup(30_000);
+    fleet.leads = false;
+    p.adopt("vip", { ...p.groupState("vip")!, active: "r2" }); // the leader had failed over
+    fleet.verdict = { r1: down("3 of 3 observers: r1 unhealthy") };
+    p.refreshShared(1000);
+    fleet.verdict = {};
+    p.refreshShared(2000); // r1 healthy again from 2 s
+    expect(p.groupState("vip")!.healthySince.r1).toBe(2000);
+    fleet.leads = true;
+    expect(p.refreshShared(3000).switches).toEqual([]); // not at once: the hold runs from 2 s
+    expect(p.nextDeadline()).toBeLessThanOrEqual(32_000);
+    expect(p.tick(31_999).switches).toEqual([]);
+    expect(p.tick(32_000).switches.map((s) => `${s.kind}:${s.to}`)).toEqual(["failback:r1"]);
+  });
+
   it("adopt() replaces the durable state and keeps this instance's health view", () => {
     const { p } = setup();
     const before = p.groupState("vip")!;
