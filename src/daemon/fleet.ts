@@ -16,6 +16,7 @@ import type { GroupSpec } from "../groups/types.js";
 import type { Output, Pipeline, SharedHooks, SwitchOrder } from "../pipeline.js";
 import { SerialQueue } from "../util/atomic.js";
 import type { Clock } from "../util/clock.js";
+import type { Shards } from "./shards.js";
 import { checkState, fromDurable, type SwitchIntent, toDurable } from "./state.js";
 import type { FenceGate } from "./switches.js";
 
@@ -64,6 +65,8 @@ export class FleetGlue implements SharedHooks, FenceGate {
   /** The last verdicts per group and member (status, metrics). */
   private readonly verdicts = new Map<string, Map<string, FleetVerdict>>();
   private unavailable: string | undefined;
+  /** The shard map of the shared collectors (set by the daemon; shards.ts): `shards` in the status. */
+  shards: Shards | undefined;
 
   private constructor(
     private readonly h: FleetHost,
@@ -375,8 +378,12 @@ export class FleetGlue implements SharedHooks, FenceGate {
 
   // ---- status ----
 
-  status(): FleetStatus & { unavailable?: string } {
-    return { ...this.fleet.status(), ...(this.unavailable ? { unavailable: this.unavailable } : {}) };
+  status(): FleetStatus & { unavailable?: string; shards?: Record<string, string[]> } {
+    return {
+      ...this.fleet.status(),
+      ...(this.unavailable ? { unavailable: this.unavailable } : {}),
+      ...(this.shards ? { shards: this.shards.status() } : {}),
+    };
   }
 
   groupStatus(spec: GroupSpec): SharedGroupStatus {
