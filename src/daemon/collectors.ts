@@ -1,5 +1,5 @@
 import { createCollectors, prepareCollector } from "../../collectors/index.js";
-import type { Collector, Log } from "../collector.js";
+import type { Collector, Log, PollCollector } from "../collector.js";
 import type { CollectorSpec, Config } from "../config/schema.js";
 import type { Sample } from "../engine/types.js";
 import type { EventOf } from "../groups/events.js";
@@ -25,8 +25,16 @@ export class CollectorRuntime {
       readonly override?: readonly Collector[] | undefined;
       /** Records a `collector` event (without ts): a device stopped answering, or answers again. */
       readonly record?: (e: Omit<EventOf<"collector">, "ts">) => void;
+      /**
+       * Fleet mode (shards.ts): whether this instance polls the shared target of that name now. Absent: every
+       * collector is polled. A shared polling collector it does not own is built but not scheduled.
+       */
+      readonly owns?: (target: string) => boolean;
     },
   ) {}
+
+  /** The shared polling collectors (built from a `shared: true` block) and their target (the block's name). */
+  private shared = new Map<PollCollector, string>();
 
   /** What each (collector, target) said last: the error, or "" when it answered. */
   private readonly reported = new Map<string, string>();
@@ -81,7 +89,7 @@ export class CollectorRuntime {
     const { log, now } = this.opts;
     // Samples are stamped on the monotonic clock, in whole ms (metrics.prom and traces want integers).
     const specs = await Promise.all(config.collectors.map((spec) => this.prepare(spec, strict)));
-    return specs.flatMap((spec) => {
+    const built = specs.flatMap((spec) => {
       if (!spec) return [];
       const ctx = {
         host: config.host,
@@ -90,13 +98,38 @@ export class CollectorRuntime {
         report: (target: string, error: string | undefined) => this.report(spec.name, target, error),
       };
       try {
-        return createCollectors(spec, ctx);
+        const made = createCollectors(spec, ctx);
+        if ((spec as { shared?: boolean }).shared === true)
+          for (const c of made) if (c.kind === "poll") this.pendingShared.set(c, spec.name);
+        return made;
       } catch (err) {
         if (strict) throw new Error(`collector "${spec.name}" cannot start: ${(err as Error).message}`);
         log.error({ collector: spec.name, err: (err as Error).message }, "collector cannot start");
         return [];
       }
     });
+    return built;
+  }
+
+  /** Shared collectors built and not yet started (a reload builds before it commits). */
+  private pendingShared = new Map<PollCollector, string>();
+
+  /**
+   * Applies the shard map (fleet mode): starts polling the shared collectors this instance owns now — their first
+   * run at once, not after a spread — and stops the ones it no longer owns. A no-op before `start`.
+   */
+  reshard(): void {
+    const s = this.scheduler;
+    const owns = this.opts.owns;
+    if (!s || !owns || this.streams.signal.aborted) return;
+    for (const [c, target] of this.shared) {
+      const mine = owns(target);
+      if (mine && !s.has(c.name)) s.add(c, { immediate: true });
+      else if (!mine && s.has(c.name))
+        void s
+          .remove(c.name)
+          .catch((err: unknown) => this.opts.log.warn({ err, collector: c.name }, "collector stop failed"));
+    }
   }
 
   /** Starts `collectors` (after `stop` of the ones before, if any). */
@@ -105,7 +138,13 @@ export class CollectorRuntime {
     this.streams = new AbortController();
     this.scheduler = new Scheduler((_, samples) => ingest(samples), log, now);
     this.running = collectors;
+    this.shared = new Map();
     for (const c of collectors) {
+      const target = c.kind === "poll" ? this.pendingShared.get(c) : undefined;
+      if (c.kind === "poll" && target !== undefined) {
+        this.shared.set(c, target);
+        if (this.opts.owns && !this.opts.owns(target)) continue;
+      }
       if (c.kind === "poll") this.scheduler.add(c);
       else {
         try {
@@ -115,6 +154,7 @@ export class CollectorRuntime {
         }
       }
     }
+    this.pendingShared = new Map();
   }
 
   async stop(): Promise<void> {

@@ -20,6 +20,7 @@ import type { CommandResult, DaemonOptions } from "./options.js";
 import { missingInterfaces } from "./preflight.js";
 import { EventRecorder } from "./recorder.js";
 import { ReloadQueue, type ReloadSource } from "./reload.js";
+import { Shards } from "./shards.js";
 import { Sinks } from "./sinks.js";
 import { loadSaved } from "./startup.js";
 import { fromDurable, toDurable } from "./state.js";
@@ -60,6 +61,8 @@ export class Daemon {
   private readonly sinks: Sinks;
   /** Fleet mode (a `cluster:` block, not a dry run): the etcd side of shared groups. */
   private glue: FleetGlue | undefined;
+  /** Fleet mode: which shared collectors this instance polls (shards.ts). */
+  private shards: Shards | undefined;
   /** Monotonic ms. */
   readonly startedAt: number;
   /** Wall ms (the live view's time origin). */
@@ -136,6 +139,7 @@ export class Daemon {
       ingest: (samples) => this.ingest(samples),
       override: opts.collectors,
       record: (e) => this.events.record({ ...e, ts: this.now() }),
+      owns: (target) => this.shards?.owns(target) ?? true,
     });
   }
 
@@ -224,6 +228,7 @@ export class Daemon {
     );
     this.pipeline.shared = this.glue;
     this.glue?.start();
+    this.startShards();
     // Before anything acts: switches a crash cut short are finished, then reality is compared with the
     // active members (both as jobs of each group's queue).
     for (const [group, list] of this.switcher.intents) this.switcher.resume(group, list);
@@ -264,6 +269,7 @@ export class Daemon {
     clearInterval(this.reassertTimer);
     clearInterval(this.metricsTimer);
     await this.reloads.close();
+    this.shards?.close();
     await this.collectors.stop();
     await this.switcher.drain();
     // Resigning leads and revoking the lease: the next leader takes over at once, not a TTL later.
@@ -350,6 +356,22 @@ export class Daemon {
 
   // ---- internals ----
 
+  /** Fleet mode: the shard map of the shared collectors, applied to the runtime (shards.ts). */
+  private startShards(): void {
+    if (!this.glue) return;
+    const shared = (c: Config) =>
+      c.collectors.filter((x) => (x as { shared?: boolean }).shared === true).map((x) => x.name);
+    this.shards = new Shards({
+      fleet: this.glue.fleet,
+      targets: () => shared(this.config),
+      apply: () => this.collectors.reshard(),
+      record: (e) => this.handle({ events: [{ ts: this.now(), ...e } as StandbyEvent], switches: [] }),
+      now: () => this.now(),
+    });
+    this.glue.shards = this.shards;
+    this.shards.start();
+  }
+
   /**
    * Everything that can fail is built first (pipeline, collectors, the new state_dir); only then are the old
    * collectors stopped and the new ones started. Rule state carries over by rule name and labels, group state
@@ -390,6 +412,7 @@ export class Daemon {
     if (dirChanged) this.events.open(config.state_dir);
     this.switcher.keepGroups(config);
     await this.glue?.reconfigure(config);
+    this.shards?.reconfigure();
     await this.sinks.apply(config);
     this.collectors.start(collectors);
     this.handle(this.pipeline.initialize(this.now()));

@@ -17,6 +17,7 @@ import type { GroupView } from "../sinks/influx/line.js";
 import type { Output, Pipeline, SharedHooks, SwitchOrder } from "../pipeline.js";
 import { SerialQueue } from "../util/atomic.js";
 import type { Clock } from "../util/clock.js";
+import type { Shards } from "./shards.js";
 import { checkState, fromDurable, type SwitchIntent, toDurable } from "./state.js";
 import type { FenceGate } from "./switches.js";
 
@@ -67,6 +68,8 @@ export class FleetGlue implements SharedHooks, FenceGate {
   /** The last verdicts per group and member (status, metrics). */
   private readonly verdicts = new Map<string, Map<string, FleetVerdict>>();
   private unavailable: string | undefined;
+  /** The shard map of the shared collectors (set by the daemon; shards.ts): `shards` in the status. */
+  shards: Shards | undefined;
 
   private constructor(
     private readonly h: FleetHost,
@@ -378,8 +381,12 @@ export class FleetGlue implements SharedHooks, FenceGate {
 
   // ---- status ----
 
-  status(): FleetStatus & { unavailable?: string } {
-    return { ...this.fleet.status(), ...(this.unavailable ? { unavailable: this.unavailable } : {}) };
+  status(): FleetStatus & { unavailable?: string; shards?: Record<string, string[]> } {
+    return {
+      ...this.fleet.status(),
+      ...(this.unavailable ? { unavailable: this.unavailable } : {}),
+      ...(this.shards ? { shards: this.shards.status() } : {}),
+    };
   }
 
   /** A shared group for the sinks (metrics.prom, InfluxDB): leader and vote counts per member. */

@@ -27,7 +27,7 @@ export const FIRST_RUN_SPACING_MS = 100;
 export class Scheduler {
   readonly stats = new Map<string, CollectorStats>();
   private readonly stop = new AbortController();
-  private readonly loops: Promise<void>[] = [];
+  private readonly loops = new Set<Promise<void>>();
 
   constructor(
     private readonly emit: (collector: string, samples: Sample[]) => void,
@@ -39,12 +39,51 @@ export class Scheduler {
   /** Each polling collector and when it was added (monotonic ms): the watchdog's check (liveness.ts). */
   readonly added = new Map<string, { readonly collector: PollCollector; readonly at: number }>();
 
-  add(c: PollCollector): void {
-    const stats: CollectorStats = { runs: 0, failures: 0, timeouts: 0, samples: 0 };
-    this.stats.set(c.name, stats);
+  /**
+   * Starts polling `c`. With `immediate` its first run is now instead of at a random offset in the spread (a
+   * shared target this instance has just taken over). A collector added again after `remove` keeps its stats
+   * (runs counted across the gap) and starts only once its previous loop has ended.
+   */
+  add(c: PollCollector, opts: { immediate?: boolean } = {}): void {
+    let stats = this.stats.get(c.name);
+    if (!stats) {
+      stats = { runs: 0, failures: 0, timeouts: 0, samples: 0 };
+      this.stats.set(c.name, stats);
+    }
     this.added.set(c.name, { collector: c, at: this.now() });
-    this.loops.push(this.loop(c, stats));
+    const own = new AbortController();
+    const before = this.byName.get(c.name)?.done ?? Promise.resolve();
+    const done = before.then(() => this.loop(c, stats, own.signal, opts.immediate === true));
+    this.byName.set(c.name, { own, done });
+    this.loops.add(done);
+    void done.finally(() => {
+      this.loops.delete(done);
+      if (this.byName.get(c.name)?.done === done) this.byName.delete(c.name);
+    });
   }
+
+  /**
+   * Stops polling the collector named `name` (a shared target another instance owns now): no run after the one in
+   * progress, if any; resolves when its loop has ended (and the collector is closed).
+   */
+  remove(name: string): Promise<void> {
+    const entry = this.byName.get(name);
+    this.added.delete(name);
+    if (!entry) return Promise.resolve();
+    entry.own.abort();
+    this.sleeping.get(name)?.();
+    return entry.done;
+  }
+
+  /** Whether `name` is being polled (added and not removed). */
+  has(name: string): boolean {
+    return this.added.has(name);
+  }
+
+  /** Each collector's own loop: its stop signal and its end. */
+  private readonly byName = new Map<string, { own: AbortController; done: Promise<void> }>();
+  /** The wake function of each collector's current sleep (remove wakes one loop). */
+  private readonly sleeping = new Map<string, () => void>();
 
   /** The sleeps between runs, woken at close (a timer each, no AbortSignal listener per sleep). */
   private readonly sleepers = new Set<() => void>();
@@ -55,20 +94,22 @@ export class Scheduler {
     this.stop.abort();
     for (const wake of [...this.sleepers]) wake();
     for (const ac of [...this.runs]) ac.abort(new Error("shutting down"));
-    await Promise.allSettled(this.loops);
+    await Promise.allSettled([...this.loops]);
   }
 
   /** Sleeps `ms`, or until close. With 1,000 collectors a listener added and removed per sleep was ~4 % of CPU. */
-  private sleep(ms: number): Promise<void> {
+  private sleep(ms: number, name: string): Promise<void> {
     if (this.stop.signal.aborted) return Promise.resolve();
     return new Promise((resolve) => {
       const wake = () => {
         clearTimeout(timer);
         this.sleepers.delete(wake);
+        if (this.sleeping.get(name) === wake) this.sleeping.delete(name);
         resolve();
       };
       const timer = setTimeout(wake, ms);
       this.sleepers.add(wake);
+      this.sleeping.set(name, wake);
     });
   }
 
@@ -77,17 +118,23 @@ export class Scheduler {
     return (this.random() * 2 - 1) * j;
   }
 
-  private async loop(c: PollCollector, stats: CollectorStats): Promise<void> {
+  private async loop(
+    c: PollCollector,
+    stats: CollectorStats,
+    own: AbortSignal,
+    immediate: boolean,
+  ): Promise<void> {
     // The collectors of a start are added in one go: count them all before spreading.
     await Promise.resolve();
+    const stopped = () => this.stop.signal.aborted || own.aborted;
     // Spread the first runs so that collectors started together — 1,000 SNMP agents, 100 BMCs — do not poll in one
     // burst at start and then in lockstep every interval: over FIRST_RUN_SPACING_MS per collector, within the
     // interval and FIRST_RUN_SPREAD_MS. A host with two collectors has its first data at once, a fleet within 10 s.
     const spread = Math.min(c.interval, FIRST_RUN_SPREAD_MS, this.stats.size * FIRST_RUN_SPACING_MS);
-    let next = this.now() + this.random() * spread;
-    while (!this.stop.signal.aborted) {
-      await this.sleep(Math.max(0, next - this.now()));
-      if (this.stop.signal.aborted) break;
+    let next = this.now() + (immediate ? 0 : this.random() * spread);
+    while (!stopped()) {
+      await this.sleep(Math.max(0, next - this.now()), c.name);
+      if (stopped()) break;
       const started = this.now();
       next = started + c.interval + this.jitter(c.interval);
       await this.runOnce(c, stats, started);

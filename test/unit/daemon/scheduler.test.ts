@@ -157,4 +157,46 @@ describe("Scheduler", () => {
       expect(g).toBeLessThanOrEqual(200); // generous: a busy CI machine delays timers
     }
   });
+
+  it("remove stops a collector's loop (and closes it); added again it runs at once with `immediate`, its stats kept", async () => {
+    const runs: number[] = [];
+    let closed = 0;
+    const t0 = Date.now();
+    const c: PollCollector = {
+      ...collector("shared", 1000, 500, async () => {
+        runs.push(Date.now() - t0);
+        return [];
+      }),
+      close: async () => {
+        closed++;
+      },
+    };
+    const s = new Scheduler(
+      () => {},
+      quietLog,
+      Date.now,
+      () => 0.99,
+    );
+    try {
+      s.add(c, { immediate: true });
+      await new Promise((r) => setTimeout(r, 100));
+      expect(runs).toHaveLength(1);
+      expect(runs[0]).toBeLessThan(50); // not at a random offset of the spread
+      expect(s.has("shared")).toBe(true);
+      await s.remove("shared");
+      expect(s.has("shared")).toBe(false);
+      expect(closed).toBe(1);
+      expect(s.added.has("shared")).toBe(false); // the watchdog no longer expects its runs
+      await new Promise((r) => setTimeout(r, 1100));
+      expect(runs).toHaveLength(1); // no run after remove
+      s.add(c, { immediate: true });
+      await new Promise((r) => setTimeout(r, 50));
+      expect(runs).toHaveLength(2);
+      expect(runs[1]! - 1200).toBeLessThan(100);
+      expect(s.stats.get("shared")!.runs).toBe(2);
+    } finally {
+      await s.close();
+    }
+    expect(closed).toBe(2);
+  });
 });
