@@ -14,7 +14,7 @@ import { writeFileAtomic } from "../util/atomic.js";
 import { type Clock, systemClock, toWall } from "../util/clock.js";
 import { CollectorRuntime } from "./collectors.js";
 import { type EventQuery, operatorEvent } from "./eventquery.js";
-import { FleetGlue } from "./fleet.js";
+import { FleetGlue, sharedTargets } from "./fleet.js";
 import { checkLiveness, statusLine } from "./liveness.js";
 import type { CommandResult, DaemonOptions } from "./options.js";
 import { missingInterfaces } from "./preflight.js";
@@ -359,11 +359,9 @@ export class Daemon {
   /** Fleet mode: the shard map of the shared collectors, applied to the runtime (shards.ts). */
   private startShards(): void {
     if (!this.glue) return;
-    const shared = (c: Config) =>
-      c.collectors.filter((x) => (x as { shared?: boolean }).shared === true).map((x) => x.name);
     this.shards = new Shards({
       fleet: this.glue.fleet,
-      targets: () => shared(this.config),
+      targets: () => sharedTargets(this.config),
       apply: () => this.collectors.reshard(),
       record: (e) => this.handle({ events: [{ ts: this.now(), ...e } as StandbyEvent], switches: [] }),
       now: () => this.now(),

@@ -13,8 +13,8 @@ import type { Config } from "../config/schema.js";
 import type { FleetEvent, StandbyEvent } from "../groups/events.js";
 import type { HealthSnapshot, MemberStatus } from "../groups/state.js";
 import type { GroupSpec } from "../groups/types.js";
-import type { GroupView } from "../sinks/influx/line.js";
 import type { Output, Pipeline, SharedHooks, SwitchOrder } from "../pipeline.js";
+import type { GroupView } from "../sinks/influx/line.js";
 import { SerialQueue } from "../util/atomic.js";
 import type { Clock } from "../util/clock.js";
 import type { Shards } from "./shards.js";
@@ -54,7 +54,8 @@ export interface SharedGroupStatus {
 }
 
 const sharedNames = (c: Config) => c.groups.filter((g) => g.scope === "shared").map((g) => g.name);
-const sharedTargets = (c: Config) =>
+/** The names of the config's `shared: true` collectors (the targets sharded over the fleet). */
+export const sharedTargets = (c: Config) =>
   c.collectors.filter((x) => (x as { shared?: boolean }).shared === true).map((x) => x.name);
 
 export class FleetGlue implements SharedHooks, FenceGate {

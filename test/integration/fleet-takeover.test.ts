@@ -23,7 +23,8 @@ import { FleetDaemon, logAction, sleep, TTL_MS, waitFor } from "./fleet-daemons.
 const missing = FleetTopology.missing();
 failInCiWhenMissing("fleet takeover", missing);
 
-const vipFailovers = (x: FleetDaemon) => x.eventsOf("failover").filter((e) => "group" in e && e.group === "vip");
+const vipFailovers = (x: FleetDaemon) =>
+  x.eventsOf("failover").filter((e) => "group" in e && e.group === "vip");
 
 describe.skipIf(missing !== undefined)("fleet mode: two daemons share a group", () => {
   let topo: FleetTopology;
