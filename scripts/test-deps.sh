@@ -7,12 +7,13 @@
 # Grafana dashboards' queries; influxdb-client's `influx` shell, to look at what a test wrote), Prometheus
 # (its `promtool check metrics` parses and lints the daemon's /metrics text) and Chromium (the status web page's
 # browser test drives it headless through the playwright-core devDependency, which downloads no browser) and etcd
-# (etcd-server's etcd: fleet mode's tests start a private 3-member cluster on loopback; etcd-client's etcdctl).
+# (etcd-server's etcd: fleet mode's tests start a private 3-member cluster on loopback; etcd-client's etcdctl) and
+# openssl (the test CA and certificates of the TLS etcd).
 # Idempotent and quick when everything is there already.
 set -euo pipefail
 
 PACKAGES=(iproute2 iputils-ping fping arping nftables procps curl openipmi ipmitool smartmontools snmpd snmp snmpsim python3
-  influxdb influxdb-client prometheus chromium etcd-server etcd-client)
+  influxdb influxdb-client prometheus chromium etcd-server etcd-client openssl)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
