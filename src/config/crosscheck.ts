@@ -70,6 +70,41 @@ export function verifyWarnings(f: SourceFile, config: Config): ConfigError[] {
   return out;
 }
 
+/**
+ * A shared group (fleet mode) whose health rule reads a `shared: true` collector: one instance polls that target,
+ * so only one observer has a view of it, and a quorum other than `any` can never be reached on its evidence (the
+ * other observers count as unknown): the member would never be failed over for it.
+ */
+export function sharedQuorumWarnings(f: SourceFile, config: Config): ConfigError[] {
+  const out: ConfigError[] = [];
+  const rules = new Map(config.rules.map((r) => [r.name, r]));
+  const shared = new Set(
+    config.collectors.filter((c) => (c as { shared?: boolean }).shared === true).map((c) => c.name),
+  );
+  if (shared.size === 0) return out;
+  for (const [gi, g] of config.groups.entries()) {
+    if (g.scope !== "shared" || g.quorum === "any" || g.quorum === 1) continue;
+    const seen = new Set<string>();
+    for (const m of g.members)
+      for (const h of m.health) {
+        const collector = rules.get(h.rule)?.labels.collector;
+        if (collector === undefined || !shared.has(collector) || seen.has(h.rule)) continue;
+        seen.add(h.rule);
+        const key = get(get(get(f.data, "groups"), gi), "quorum") !== undefined ? "quorum" : "scope";
+        out.push({
+          ...at(
+            f,
+            ["groups", gi, key],
+            `rule "${h.rule}" (member ${m.name}) reads collector "${collector}", which is shared: one instance of the fleet polls it, so one observer has a view of it and quorum ${String(g.quorum ?? "majority")} is never reached on it (the member is never failed over for it); use quorum: any, or a collector every instance runs itself`,
+          ),
+          context: `group "${g.name}"`,
+          severity: "warning",
+        });
+      }
+  }
+  return out;
+}
+
 /** Group, member, priority and collector names unique; health and verify rules exist. */
 export function crossCheckConfig(
   f: SourceFile,

@@ -10,7 +10,7 @@ import { crossCheckCluster, resolveClusterPaths } from "../cluster/config.js";
 import type { RuleSpec } from "../engine/types.js";
 import type { GroupSpec } from "../groups/types.js";
 import { catalogueWarnings } from "./catalogue.js";
-import { crossCheckConfig, verifyWarnings } from "./crosscheck.js";
+import { crossCheckConfig, sharedQuorumWarnings, verifyWarnings } from "./crosscheck.js";
 import { type ConfigError, fail, guard, internalError } from "./errors.js";
 import { errorMap, mapIssues } from "./issues.js";
 import {
@@ -153,7 +153,11 @@ async function loadConfigInner(text: string, file: string, opts: LoadOptions): P
     ...(spec.cluster ? { cluster: resolveFileSecrets(resolveClusterPaths(spec.cluster, base), base) } : {}),
     configFile: file,
   };
-  const warnings = [...verifyWarnings(f, config), ...catalogueWarnings(ruleLoads, config.collectors)];
+  const warnings = [
+    ...verifyWarnings(f, config),
+    ...sharedQuorumWarnings(f, config),
+    ...catalogueWarnings(ruleLoads, config.collectors),
+  ];
   return { ok: true, config, ...(warnings.length ? { warnings } : {}) };
 }
 

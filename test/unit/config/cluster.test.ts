@@ -4,6 +4,8 @@
  * `scope` and `quorum`, snmp and ipmi collectors `shared`. The errors are in the fixtures
  * (test/fixtures/config/standby/cluster*.bad.yaml, shared-without-cluster.bad.yaml).
  */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import type { ClusterSpec } from "../../../src/cluster/config.js";
@@ -82,6 +84,37 @@ describe("scope, quorum, shared", () => {
       ["any", "shared", "any"],
       ["local-uplink", "local", "majority"],
     ]);
+  });
+
+  it("warns when a shared group's quorum can never be met on a shared collector's evidence", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "sb-cluster-"));
+    writeFileSync(
+      path.join(dir, "rules.yaml"),
+      `rules:\n  - {name: core-down, metric: snmp.up, labels: {collector: core}, problem: "last == 0"}\n`,
+    );
+    const text = (quorum: string) => `host: h
+cluster: {etcd: ["127.0.0.1:2379"]}
+rules: [rules.yaml]
+collectors:
+  - {name: core, type: snmp, target: {host: 192.0.2.1, community: public}, profiles: [if], shared: true}
+groups:
+  - name: vip
+    scope: shared
+${quorum}    members: [{name: a, priority: 2, health: [core-down]}, {name: b, priority: 1}]
+`;
+    const warn = async (q: string) => {
+      writeFileSync(path.join(dir, "inline.yaml"), text(q));
+      const r = await loadConfig(path.join(dir, "inline.yaml"));
+      if (!r.ok) throw new Error(r.errors.map(formatError).join("\n"));
+      return (r.warnings ?? []).map(formatError);
+    };
+    const w = await warn("");
+    expect(w).toHaveLength(1);
+    expect(w[0]).toMatch(
+      /inline\.yaml:8:\d+: .*rule "core-down" \(member a\) reads collector "core", which is shared: .*quorum majority is never reached/,
+    );
+    expect(await warn("    quorum: all\n")).toHaveLength(1);
+    expect(await warn("    quorum: any\n")).toEqual([]);
   });
 
   it("snmp and ipmi collectors default to shared: false", async () => {
