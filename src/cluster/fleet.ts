@@ -72,6 +72,8 @@ export interface FleetStatus {
     readonly error?: string;
   };
   readonly available: boolean;
+  /** The last error of any etcd call (votes, elections): often more telling than the lease's (a TLS alert). */
+  readonly last_error?: string;
   readonly refused?: string;
   readonly instances: readonly {
     readonly name: string;
@@ -270,6 +272,7 @@ export class Fleet extends EventEmitter<FleetEvents> {
         ...(this.lease.lastError ? { error: this.lease.lastError } : {}),
       },
       available: this.lease.held(now),
+      ...(this.lastError !== undefined ? { last_error: this.lastError } : {}),
       ...(this.votes.refusal ? { refused: this.votes.refusal } : {}),
       instances: [...this.votes.instancesRead()].map(([name, i]) => ({ name, ...i })),
       elections: [...this.elections.values()].map((e) => e.status(now)),

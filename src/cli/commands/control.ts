@@ -214,7 +214,7 @@ export function formatStatus(s: DaemonStatus): string[] {
   if (s.fleet) {
     const f = s.fleet;
     lines.push(
-      `fleet: this instance "${f.name}" (${f.prefix}); lease ${f.lease.held ? `held (ttl ${formatDuration(f.lease.ttl_ms)})` : `NOT HELD${f.lease.error ? `: ${f.lease.error}` : ""}`}${f.refused ? `; ${f.refused}` : ""}${f.unavailable ? `; shared groups do not switch: ${f.unavailable}` : ""}`,
+      `fleet: this instance "${f.name}" (${f.prefix}); lease ${f.lease.held ? `held (ttl ${formatDuration(f.lease.ttl_ms)})` : `NOT HELD${f.lease.error ? `: ${f.lease.error}` : ""}${f.last_error && f.last_error !== f.lease.error ? ` (last etcd error: ${f.last_error})` : ""}`}${f.refused ? `; ${f.refused}` : ""}${f.unavailable ? `; shared groups do not switch: ${f.unavailable}` : ""}`,
     );
     lines.push(
       `fleet: ${f.instances.length} live instance(s): ${f.instances.map((i) => `${i.name}${i.host && i.host !== i.name ? ` (${i.host})` : ""}`).join(", ") || "none read"}`,
