@@ -85,10 +85,12 @@ export class FleetGlue implements SharedHooks, FenceGate {
     fleet.on("refused", (reason) => this.record({ kind: "fleet_unavailable", reason }));
   }
 
-  static async create(h: FleetHost): Promise<FleetGlue | undefined> {
+  /** The glue of the config's `cluster:` (undefined without one); `fleet` is for tests (a fake). */
+  static async create(h: FleetHost, fleet?: Fleet): Promise<FleetGlue | undefined> {
     const c = h.config();
     if (!c.cluster) return undefined;
-    const fleet = await Fleet.create({
+    if (fleet) return new FleetGlue(h, fleet);
+    fleet = await Fleet.create({
       spec: c.cluster,
       host: c.host,
       version: h.version,
@@ -198,7 +200,7 @@ export class FleetGlue implements SharedHooks, FenceGate {
 
   async check(group: string, fence: string): Promise<string | undefined> {
     try {
-      if (await this.fleet.checkFence(group, fence)) return undefined;
+      if (await this.whileLeading(group, fence, () => this.fleet.checkFence(group, fence))) return undefined;
       this.fleet.recheck();
       return `fencing token ${fence} refused by etcd: another instance leads "${group}" now`;
     } catch (e) {
@@ -244,13 +246,34 @@ export class FleetGlue implements SharedHooks, FenceGate {
         savedAt: this.h.clock.wall(),
       };
       try {
-        if (await this.fleet.writeState(group, fence, value)) return undefined;
+        if (await this.whileLeading(group, fence, () => this.fleet.writeState(group, fence, value)))
+          return undefined;
         this.fleet.recheck();
         return `fencing token ${fence} refused by etcd: another instance leads "${group}" now`;
       } catch (e) {
         return `etcd did not answer (${(e as Error).message}): not acting without it`;
       }
     });
+  }
+
+  /**
+   * An etcd call of a switch, tried again while it fails without an answer (an etcd leader election, a member
+   * restarting) and this instance still leads by its own clock: a switch is not left half-done by a hiccup. Once
+   * the lead is lost the error stands, and the next leader finishes the intent from etcd.
+   */
+  private async whileLeading<T>(group: string, fence: string, op: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await op();
+      } catch (e) {
+        if (this.fenceOf(group) !== fence) throw e;
+        this.h.log.warn(
+          { group, err: (e as Error).message },
+          "etcd did not answer a fenced call; trying again",
+        );
+        await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 500)));
+      }
+    }
   }
 
   // ---- the fleet's events ----
