@@ -88,6 +88,16 @@ export class FleetDaemon {
     return JSON.parse(stdout);
   }
 
+  /** `standby status` as text. */
+  async statusText(): Promise<string> {
+    const { stdout } = await run(
+      process.execPath,
+      [MAIN, "status", "--socket", this.socket, "--config", this.configFile],
+      { timeout: 5000 },
+    );
+    return stdout;
+  }
+
   /** The shared group's fleet status (role, leader, fence, votes). */
   async fleetOf(group: string): Promise<{ role: string; leader?: string; fence?: string; votes: unknown[] }> {
     const s = await this.status();

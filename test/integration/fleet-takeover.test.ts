@@ -84,6 +84,12 @@ cluster: {etcd: [${topo.etcd.endpoints.join(", ")}], lease_ttl: ${TTL_MS / 1000}
       return f.votes.find((v) => v.member === "r1")?.reason === "2 of 2 observers: r1 healthy";
     });
     expect(s.fleet.instances.map((i: { name: string }) => i.name).sort()).toEqual(["d1", "d2"]);
+    const text = await d[1]!.statusText();
+    expect(text).toMatch(/^group vip \(shared\): active r1 for /m);
+    expect(text).toMatch(/^ {2}fleet: leader d1 \(fencing token \d+\); this instance: follower; quorum majority$/m);
+    expect(text).toMatch(/^ {2}votes r1: healthy — 2 of 2 observers: r1 healthy \[d1 healthy, d2 healthy\]$/m);
+    expect(text).toMatch(/^fleet: this instance "d2" \(\/sb-takeover\); lease held \(ttl 2s\)$/m);
+    expect(text).toMatch(/^fleet: 2 live instance\(s\): d1, d2$/m);
   });
 
   it("the leader SIGSTOPped: the other takes over within TTL + one evaluation; resumed, the old one follows", async () => {
