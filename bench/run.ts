@@ -3,9 +3,21 @@ import { cpus } from "node:os";
 import { benchCluster } from "./cluster.js";
 import { benchEngine, type EngineBenchResult } from "./engine.js";
 import { benchFailover } from "./failover.js";
+import { benchFleetDaemon } from "./fleet-daemon.js";
 import { benchInflux } from "./influx.js";
 import { benchIpmi } from "./ipmi.js";
 import { benchSnmp } from "./snmp.js";
+
+/**
+ * `node dist/bench/run.js [NAME...]` runs only the named benchmarks (engine, failover, ipmi, snmp, influx, cluster,
+ * fleet-daemon); without names every one, less those skipped by their BENCH_SKIP_* variable.
+ */
+const ONLY = process.argv.slice(2);
+function skipped(name: string, envVar: string): string | undefined {
+  if (process.env[envVar]) return `skipped: ${envVar} is set`;
+  if (ONLY.length > 0 && !ONLY.includes(name)) return `skipped: not selected (${ONLY.join(" ")})`;
+  return undefined;
+}
 
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 2_000_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -22,7 +34,7 @@ const scenarios = [
 ];
 
 const results: (EngineBenchResult & { rounds: number[]; median: number })[] = [];
-for (const sc of process.env.BENCH_SKIP_ENGINE ? [] : scenarios) {
+for (const sc of skipped("engine", "BENCH_SKIP_ENGINE") ? [] : scenarios) {
   const rounds: EngineBenchResult[] = [];
   for (let r = 0; r < ROUNDS; r++) rounds.push(benchEngine({ ...sc, samples: SAMPLES }));
   const rates = rounds.map((x) => x.samplesPerSec);
@@ -40,26 +52,24 @@ for (const sc of process.env.BENCH_SKIP_ENGINE ? [] : scenarios) {
 }
 
 const TRIALS = Number(process.env.BENCH_TRIALS ?? 20);
-const failover = process.env.BENCH_SKIP_FAILOVER
-  ? "skipped: BENCH_SKIP_FAILOVER is set"
-  : await benchFailover(TRIALS, console.log);
+const failover = skipped("failover", "BENCH_SKIP_FAILOVER") ?? (await benchFailover(TRIALS, console.log));
 if (typeof failover === "string") console.log(`failover benchmark ${failover}`);
 
-const ipmi = process.env.BENCH_SKIP_IPMI ? "skipped: BENCH_SKIP_IPMI is set" : await benchIpmi(console.log);
+const ipmi = skipped("ipmi", "BENCH_SKIP_IPMI") ?? (await benchIpmi(console.log));
 if (typeof ipmi === "string") console.log(`ipmi benchmark ${ipmi}`);
 
-const snmp = process.env.BENCH_SKIP_SNMP ? "skipped: BENCH_SKIP_SNMP is set" : await benchSnmp(console.log);
+const snmp = skipped("snmp", "BENCH_SKIP_SNMP") ?? (await benchSnmp(console.log));
 if (typeof snmp === "string") console.log(`snmp benchmark ${snmp}`);
 
-const influx = process.env.BENCH_SKIP_INFLUX
-  ? "skipped: BENCH_SKIP_INFLUX is set"
-  : await benchInflux(console.log);
+const influx = skipped("influx", "BENCH_SKIP_INFLUX") ?? (await benchInflux(console.log));
 if (typeof influx === "string") console.log(`influx benchmark ${influx}`);
 
-const cluster = process.env.BENCH_SKIP_CLUSTER
-  ? "skipped: BENCH_SKIP_CLUSTER is set"
-  : await benchCluster(console.log);
+const cluster = skipped("cluster", "BENCH_SKIP_CLUSTER") ?? (await benchCluster(console.log));
 if (typeof cluster === "string") console.log(`cluster benchmark ${cluster}`);
+
+const fleetDaemon =
+  skipped("fleet-daemon", "BENCH_SKIP_FLEET_DAEMON") ?? (await benchFleetDaemon(console.log));
+if (typeof fleetDaemon === "string") console.log(`fleet-daemon benchmark ${fleetDaemon}`);
 
 const out = {
   date: new Date().toISOString(),
@@ -72,6 +82,7 @@ const out = {
   snmp,
   influx,
   cluster,
+  fleetDaemon,
 };
 mkdirSync("bench/results", { recursive: true });
 writeFileSync("bench/results/latest.json", `${JSON.stringify(out, null, 2)}\n`);
