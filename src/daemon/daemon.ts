@@ -454,11 +454,13 @@ export class Daemon {
       if (order) this.switcher.enqueue(order);
     }
     if (this.glue) {
+      // A shared group's state to etcd after the leader's decisions; a switch writes it itself (its intent, first).
+      const switching = new Set(out.switches.map((sw) => sw.group));
       const groups = new Set<string>();
       for (const e of out.events)
         if (e.kind !== "rule" && e.kind !== "action" && "group" in e && e.group !== undefined)
           groups.add(e.group);
-      for (const g of groups) if (this.glue.shared(g)) this.glue.saved(g);
+      for (const g of groups) if (!switching.has(g) && this.glue.shared(g)) this.glue.saved(g);
     }
     if (out.events.some((e) => e.kind !== "rule") || out.switches.length > 0) void this.state.save();
     this.reschedule();

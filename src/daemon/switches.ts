@@ -146,7 +146,7 @@ export class Switcher {
               return;
             }
             try {
-              await this.runSwitch(sw);
+              await this.runSwitch(sw, true);
             } finally {
               await gate.end(sw.group, sw.fence);
             }
@@ -233,7 +233,14 @@ export class Switcher {
             reason,
             ...(fence !== undefined ? { fence } : {}),
           };
-          const failed = await this.runMemberActions(group, to, "activate", to.activate, ctx);
+          const failed = await this.runMemberActions(
+            group,
+            to,
+            "activate",
+            to.activate,
+            ctx,
+            fence !== undefined,
+          );
           if (failed) {
             this.h.handle(this.h.pipeline().switchResult(groupName, to.name, false, failed, this.h.now()));
             return;
@@ -263,7 +270,7 @@ export class Switcher {
    * Activation of the new member first (its actions in order; the first failure stops it), then
    * deactivation of the old one, best effort: it never blocks or undoes the activation.
    */
-  private async runSwitch(sw: SwitchOrder): Promise<void> {
+  private async runSwitch(sw: SwitchOrder, fenceChecked = false): Promise<void> {
     const group = this.h.config().groups.find((g) => g.name === sw.group);
     if (!group) return;
     const to = group.members.find((m) => m.name === sw.to);
@@ -276,7 +283,8 @@ export class Switcher {
       reason: sw.reason,
       ...(sw.fence !== undefined ? { fence: sw.fence } : {}),
     };
-    const failed = await this.runMemberActions(group, to, "activate", to.activate, ctx);
+    // The intent's write just compared the token: the first action needs no second check.
+    const failed = await this.runMemberActions(group, to, "activate", to.activate, ctx, fenceChecked);
     if (failed === FENCED) return;
     if (failed) {
       this.h.handle(this.h.pipeline().switchResult(sw.group, sw.to, false, failed, this.h.now()));
@@ -293,10 +301,11 @@ export class Switcher {
     phase: "activate" | "deactivate" | "reassert",
     actions: readonly ActionSpec[],
     ctx: { group: string; from?: string; to: string; reason: string; fence?: string },
+    fenceChecked = false,
   ): Promise<string | undefined> {
-    for (const action of actions) {
+    for (const [i, action] of actions.entries()) {
       const gate = this.h.gate?.();
-      if (ctx.fence !== undefined && gate) {
+      if (ctx.fence !== undefined && gate && !(fenceChecked && i === 0)) {
         // Before every action of a shared group: is this instance still the leader it was?
         const refused = await gate.check(ctx.group, ctx.fence);
         if (refused !== undefined) {
