@@ -23,8 +23,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { assertBuilt, MAIN } from "../test/e2e/daemon-harness.js";
-import { FleetDaemon, sleep, waitFor } from "../test/integration/fleet-daemons.js";
-import { FleetTopology, R1_PORT } from "../test/peers/fleet-net.js";
+import { FleetDaemon, fleetConfig, sleep, waitFor } from "../test/integration/fleet-daemons.js";
+import { FleetTopology } from "../test/peers/fleet-net.js";
 import { type Dist, daemonNodeOptions, dist } from "./util.js";
 
 const run = promisify(execFile);
@@ -46,54 +46,25 @@ export interface FleetDaemonBenchResult {
 
 /** A FleetDaemon started with the production V8 options (scripts/node-options), as BenchDaemon. */
 class BenchFleetDaemon extends FleetDaemon {
-  override async start(): Promise<void> {
-    this.stderr = "";
-    const c = this.topo.spawnInFleet([process.execPath, MAIN, "run", "--config", this.configFile], {
-      stdio: ["ignore", "ignore", "pipe"],
-      env: {
-        ...process.env,
-        NODE_OPTIONS: `${daemonNodeOptions()} ${process.env.NODE_OPTIONS ?? ""}`.trim(),
-      },
+  override start(): Promise<void> {
+    return super.start({
+      ...process.env,
+      NODE_OPTIONS: `${daemonNodeOptions()} ${process.env.NODE_OPTIONS ?? ""}`.trim(),
     });
-    this.child = c;
-    c.stderr!.setEncoding("utf8").on("data", (d: string) => {
-      this.stderr = (this.stderr + d).slice(-200_000);
-    });
-    const t0 = Date.now();
-    while (!this.stderr.includes('"standby started"')) {
-      if (c.exitCode !== null) throw new Error(`${this.name} exited: ${this.stderr}`);
-      if (Date.now() - t0 > 15_000) throw new Error(`${this.name} did not start: ${this.stderr}`);
-      await sleep(50);
-    }
-  }
-
-  /** The group's events of `kind` (the event log carries every group's). */
-  groupEvents(kind: Parameters<FleetDaemon["eventsOf"]>[0]): { ts: number; group?: string }[] {
-    return this.eventsOf(kind).filter(
-      (e) => (e as { group?: string }).group === undefined || (e as { group?: string }).group === "vip",
-    );
   }
 }
 
-const probe = (topo: FleetTopology, link: number) =>
-  `  - {name: r1-probe, type: probe, interval: 100ms, timeout: 90ms, probe: {kind: tcp, target: "${topo.r1Address(link)}:${R1_PORT}"}}`;
-
 function takeoverConfig(topo: FleetTopology, link: number, ttlS: number) {
-  return (x: FleetDaemon) => `host: ${x.name}
-state_dir: ${join(x.dir, "state")}
-rules: [rules.yaml]
-collectors:
-${probe(topo, link)}
-groups:
-  - name: vip
+  return fleetConfig(topo, link, {
+    prefix: `/bench-takeover-${ttlS}`,
+    ttlS,
+    groups: () => `  - name: vip
     scope: shared
     members:
       - {name: r1, priority: 100, health: [r1-down], activate: []}
       - {name: r2, priority: 50, health: [], activate: []}
-    failback: {mode: manual}
-api: {socket: ${x.socket}}
-cluster: {etcd: [${topo.etcd.endpoints.join(", ")}], lease_ttl: ${ttlS}s, name: ${x.name}, prefix: /bench-takeover-${ttlS}}
-`;
+    failback: {mode: manual}`,
+  });
 }
 
 /** `date +%s%N` appended to the daemon's `file` (an exec action, through sh). */
@@ -101,21 +72,15 @@ const stampAction = (x: FleetDaemon, file: string) =>
   `{exec: {shell: true, argv: [${JSON.stringify(`date +%s%N >> ${join(x.dir, file)}`)}], timeout: 5s}}`;
 
 function switchConfig(topo: FleetTopology, link: number, scope: "shared" | "local") {
-  return (x: FleetDaemon) => `host: ${x.name}
-state_dir: ${join(x.dir, "state")}
-rules: [rules.yaml]
-collectors:
-${probe(topo, link)}
-groups:
-  - name: vip
+  return fleetConfig(topo, link, {
+    prefix: `/bench-switch-${scope}`,
+    groups: (x) => `  - name: vip
     scope: ${scope}
     members:
       - {name: r1, priority: 100, health: [r1-down], activate: [${stampAction(x, "r1.stamps")}]}
       - {name: r2, priority: 50, health: [], activate: [${stampAction(x, "r2.stamps")}]}
-    failback: {mode: manual}
-api: {socket: ${x.socket}}
-cluster: {etcd: [${topo.etcd.endpoints.join(", ")}], lease_ttl: 2s, name: ${x.name}, prefix: /bench-switch-${scope}}
-`;
+    failback: {mode: manual}`,
+  });
 }
 
 const stamps = (x: FleetDaemon, file: string): bigint[] => {

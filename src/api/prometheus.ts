@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { DaemonStatus } from "../daemon/status.js";
 import type { StandbyEvent } from "../groups/events.js";
+import { FleetGauges } from "./prometheus-fleet.js";
 import { RuleStateGauge } from "./prometheus-labels.js";
 
 /** The switch kinds counted by `standby_switches_total` (each initialized at 0 for every group). */
@@ -164,26 +165,7 @@ export class PromMetrics {
     "When the group's active member became active (Unix time)",
     ["group"],
   );
-  private readonly groupLeader = this.gauge(
-    "standby_group_leader",
-    "Fleet mode: 1 on the instance that leads (decides) the shared group, 0 on the others",
-    ["group"],
-  );
-  private readonly memberVotes = this.gauge(
-    "standby_member_votes",
-    "Fleet mode: the live observers that see the shared member so (health = healthy|degraded|unhealthy|unknown)",
-    ["group", "member", "health"],
-  );
-  private readonly fleetLeaseHeld = this.gauge(
-    "standby_fleet_lease_held",
-    "Fleet mode: 1 while this instance holds its etcd lease (by its own clock); 0: shared groups do not switch",
-    [],
-  );
-  private readonly fleetInstances = this.gauge(
-    "standby_fleet_instances",
-    "Fleet mode: live instances as last read from etcd",
-    [],
-  );
+  private readonly fleet = new FleetGauges(this.registers, (g) => this.scraped.push(g));
   private readonly dryRun = this.gauge(
     "standby_dry_run",
     "1 when the daemon runs with --dry-run (acts on nothing)",
@@ -300,12 +282,6 @@ export class PromMetrics {
       this.groupPinned.set({ group }, g.pin ? 1 : 0);
       this.groupSwitching.set({ group }, g.switching ? 1 : 0);
       this.groupActiveSince.set({ group }, g.since / 1000);
-      if (g.fleet) {
-        this.groupLeader.set({ group }, g.fleet.role === "leader" ? 1 : 0);
-        for (const v of g.fleet.votes)
-          for (const [health, n] of Object.entries(v.tally ?? {}))
-            this.memberVotes.set({ group, member: v.member, health }, n);
-      }
       for (const m of g.members) {
         const member = m.name;
         this.activeMember.set({ group, member }, member === g.active ? 1 : 0);
@@ -313,10 +289,7 @@ export class PromMetrics {
         this.memberHealth.set({ group, member, health: m.health }, 1);
       }
     }
-    if (status.fleet) {
-      this.fleetLeaseHeld.set(status.fleet.lease.held ? 1 : 0);
-      this.fleetInstances.set(status.fleet.instances.length);
-    }
+    this.fleet.update(status);
     for (const c of status.collectors) {
       keep.add(`c\0${c.name}`);
       const collector = c.name;

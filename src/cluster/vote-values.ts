@@ -90,3 +90,48 @@ export function closedVerdict(reason: string): FleetVerdict {
     unhealthyBy: [],
   };
 }
+
+/** One read of the fleet: `<prefix>/instances/` and `<prefix>/groups/` (votes and state keys), parsed. */
+export function parseFleetRead(
+  prefix: string,
+  instanceKvs: readonly { key: Buffer; value: Buffer }[],
+  groupKvs: readonly { key: Buffer; value: Buffer; mod_revision: string }[],
+): {
+  /** Live instance → the shared groups its key lists (undefined when it does not list them). */
+  instances: Map<string, readonly string[] | undefined>;
+  info: Map<string, { groups?: readonly string[]; targets?: readonly string[] }>;
+  /** Group → its state key's raw JSON and mod_revision. */
+  states: Map<string, { json: string; modRevision: string }>;
+  /** Group → observer → its views. */
+  votes: Map<string, Map<string, Record<string, StoredView>>>;
+} {
+  const instances = new Map<string, readonly string[] | undefined>();
+  const info = new Map<string, { groups?: readonly string[]; targets?: readonly string[] }>();
+  for (const kv of instanceKvs) {
+    const name = kv.key.toString().slice(`${prefix}/instances/`.length);
+    if (!name || name.includes("/")) continue;
+    const parsed = parseInstance(kv.value.toString());
+    instances.set(name, parsed.groups);
+    info.set(name, parsed);
+  }
+  const states = new Map<string, { json: string; modRevision: string }>();
+  const stateRe = new RegExp(`^${escapeRe(prefix)}/groups/([^/]+)/state$`);
+  const votes = new Map<string, Map<string, Record<string, StoredView>>>();
+  const re = new RegExp(`^${escapeRe(prefix)}/groups/([^/]+)/votes/([^/]+)$`);
+  for (const kv of groupKvs) {
+    const st = stateRe.exec(kv.key.toString());
+    if (st) states.set(st[1]!, { json: kv.value.toString(), modRevision: kv.mod_revision });
+    const m = re.exec(kv.key.toString());
+    if (!m) continue;
+    const parsed = parseVote(kv.value.toString());
+    if (!parsed) continue;
+    const [, group, observer] = m as unknown as [string, string, string];
+    if (!votes.has(group)) votes.set(group, new Map());
+    votes.get(group)!.set(observer, parsed);
+  }
+  return { instances, info, states, votes };
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}

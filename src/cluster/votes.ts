@@ -29,8 +29,8 @@ import {
   closedVerdict,
   type InstanceValue,
   type MemberView,
+  parseFleetRead,
   parseInstance,
-  parseVote,
   type StoredView,
 } from "./vote-values.js";
 
@@ -372,30 +372,7 @@ export class Votes extends EventEmitter<VotesEvents> {
       this.client.getAll().prefix(`${this.prefix}/groups/`).exec(),
     ]);
     if (this.closed) return;
-    const instances = new Map<string, readonly string[] | undefined>();
-    const info = new Map<string, { groups?: readonly string[]; targets?: readonly string[] }>();
-    for (const kv of inst.kvs) {
-      const name = kv.key.toString().slice(`${this.prefix}/instances/`.length);
-      if (!name || name.includes("/")) continue;
-      const parsed = parseInstance(kv.value.toString());
-      instances.set(name, parsed.groups);
-      info.set(name, parsed);
-    }
-    const states = new Map<string, { json: string; modRevision: string }>();
-    const stateRe = new RegExp(`^${escapeRe(this.prefix)}/groups/([^/]+)/state$`);
-    const votes = new Map<string, Map<string, Record<string, StoredView>>>();
-    const re = new RegExp(`^${escapeRe(this.prefix)}/groups/([^/]+)/votes/([^/]+)$`);
-    for (const kv of groups.kvs) {
-      const st = stateRe.exec(kv.key.toString());
-      if (st) states.set(st[1]!, { json: kv.value.toString(), modRevision: kv.mod_revision });
-      const m = re.exec(kv.key.toString());
-      if (!m) continue;
-      const parsed = parseVote(kv.value.toString());
-      if (!parsed) continue;
-      const [, group, observer] = m as unknown as [string, string, string];
-      if (!votes.has(group)) votes.set(group, new Map());
-      votes.get(group)!.set(observer, parsed);
-    }
+    const { instances, info, states, votes } = parseFleetRead(this.prefix, inst.kvs, groups.kvs);
     // a key of ours that the read no longer has (deleted by hand, or a late revoke of an old lease): write it again
     if (this.registered && !instances.has(this.name)) {
       this.registered = undefined;
@@ -418,8 +395,4 @@ export class Votes extends EventEmitter<VotesEvents> {
   private fail(e: Error): void {
     if (this.listenerCount("error") > 0) this.emit("error", e);
   }
-}
-
-function escapeRe(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }

@@ -1,29 +1,28 @@
 import { mkdir } from "node:fs/promises";
-import { routeReader } from "../actions/routes.js";
 import { runAction } from "../actions/run.js";
 import type { Caller } from "../api/guard.js";
-import { VERSION } from "../cli/version.js";
 import type { Log } from "../collector.js";
 import type { Config } from "../config/schema.js";
 import { withDefaultStaleness } from "../config/staleness.js";
 import type { Sample } from "../engine/types.js";
-import { type Command, type GroupState, initialState } from "../groups/controller.js";
+import type { Command, GroupState } from "../groups/controller.js";
 import type { StandbyEvent } from "../groups/events.js";
 import { type Output, Pipeline } from "../pipeline.js";
 import { writeFileAtomic } from "../util/atomic.js";
-import { type Clock, systemClock, toWall } from "../util/clock.js";
+import { type Clock, steadyOffsetClock, systemClock, toWall } from "../util/clock.js";
 import { CollectorRuntime } from "./collectors.js";
+import { DeadlineTimer } from "./deadline.js";
 import { type EventQuery, operatorEvent } from "./eventquery.js";
-import { FleetGlue, sharedTargets } from "./fleet.js";
+import { type FleetGlue, joinFleet } from "./fleet.js";
 import { checkLiveness, statusLine } from "./liveness.js";
 import type { CommandResult, DaemonOptions } from "./options.js";
 import { missingInterfaces } from "./preflight.js";
 import { EventRecorder } from "./recorder.js";
 import { ReloadQueue, type ReloadSource } from "./reload.js";
-import { Shards } from "./shards.js";
+import type { Shards } from "./shards.js";
 import { Sinks } from "./sinks.js";
-import { loadSaved } from "./startup.js";
-import { fromDurable, toDurable } from "./state.js";
+import { initialStates, loadSaved } from "./startup.js";
+import { toDurable } from "./state.js";
 import { StateWriter } from "./statewriter.js";
 import { buildStatus, type DaemonStatus, type ReloadOutcome } from "./status.js";
 import { Switcher } from "./switches.js";
@@ -31,9 +30,6 @@ import { Switcher } from "./switches.js";
 export type { CommandResult, DaemonOptions } from "./options.js";
 export type { ReloadSource } from "./reload.js";
 export type { DaemonStatus, ReloadOutcome } from "./status.js";
-
-/** setTimeout's longest delay; a later deadline re-arms the timer instead of ticking early. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * The running monitor: collectors → pipeline (engine + controllers) → actions, with the event log, state
@@ -55,8 +51,17 @@ export class Daemon {
   private readonly switcher: Switcher;
   private readonly collectors: CollectorRuntime;
   private metricsTimer: NodeJS.Timeout | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private reassertTimer: NodeJS.Timeout | undefined;
+  private readonly deadline = new DeadlineTimer(
+    () => this.now(),
+    (at) => {
+      try {
+        this.handle(this.pipeline.tick(at));
+      } catch (err) {
+        this.log.error({ err: (err as Error).message }, "timer failed");
+        this.reschedule();
+      }
+    },
+  );
   private readonly reloads: ReloadQueue;
   private readonly sinks: Sinks;
   /** Fleet mode (a `cluster:` block, not a dry run): the etcd side of shared groups. */
@@ -78,7 +83,7 @@ export class Daemon {
     this.dryRun = opts.dryRun === true;
     this.startedAt = this.clock.mono();
     this.startedWall = this.clock.wall();
-    this.offset = this.startedWall - this.startedAt;
+    this.wallClock = steadyOffsetClock(this.clock);
     this.events = new EventRecorder({
       logger: this.log,
       dryRun: this.dryRun,
@@ -147,20 +152,8 @@ export class Daemon {
     return this.clock.mono();
   }
 
-  /**
-   * The offset between wall and monotonic time, followed when it moves by 2 ms or more (a clock step, NTP
-   * slewing) but not for the sub-millisecond jitter of reading two clocks: events that are 3 s apart on the
-   * monotonic clock are 3 s apart in the event log.
-   */
-  private offset: number;
-  private readonly wallClock: Clock = {
-    mono: () => 0,
-    wall: () => {
-      const off = this.clock.wall() - this.clock.mono();
-      if (Math.abs(off - this.offset) >= 2) this.offset = off;
-      return this.offset;
-    },
-  };
+  /** Wall ↔ monotonic conversion with a steady offset (util/clock.ts). */
+  private readonly wallClock: Clock;
 
   /** The wall time of a monotonic instant (events, status, state.json). */
   private wallOf(mono: number): number {
@@ -178,48 +171,33 @@ export class Daemon {
       log: this.log,
       record: (e) => this.events.record({ ...e, ts: this.now() }),
     });
-    if (this.config.cluster && this.dryRun) {
-      const w =
-        "dry run: not joining the fleet (an instance that campaigns or writes to etcd is not a dry run); shared groups are decided from this instance's view alone";
-      this.warnings.push(w);
-      this.log.warn({ warning: w }, w);
-    }
-    this.glue =
-      this.config.cluster && !this.dryRun
-        ? await FleetGlue.create({
-            log: this.log,
-            clock: this.clock,
-            wallClock: this.wallClock,
-            version: VERSION,
-            config: () => this.config,
-            pipeline: () => this.pipeline,
-            intents: (g) => this.switcher.intents.get(g) ?? [],
-            resume: (g, list, fence) => this.switcher.resume(g, list, fence),
-            handle: (out) => this.handle(out),
-          })
-        : undefined;
-    const initial = new Map<string, GroupState>();
-    const routes = routeReader();
-    for (const g of this.config.groups) {
+    this.glue = await joinFleet(
+      {
+        log: this.log,
+        clock: this.clock,
+        wallClock: this.wallClock,
+        config: () => this.config,
+        pipeline: () => this.pipeline,
+        intents: (g) => this.switcher.intents.get(g) ?? [],
+        resume: (g, list, fence) => this.switcher.resume(g, list, fence),
+        handle: (out) => this.handle(out),
+      },
+      this.dryRun,
+      (w) => {
+        this.warnings.push(w);
+        this.log.warn({ warning: w }, w);
+      },
+    );
+    const initial = await initialStates({
+      groups: this.config.groups,
       // A shared group's state lives in etcd (its leader carries on from it), not in this host's state.json.
-      const d = this.glue && g.scope === "shared" ? undefined : saved?.[g.name];
-      const s = d ? fromDurable(g, d, this.now(), this.wallClock) : undefined;
-      if (s) {
-        initial.set(g.name, s);
-        if (d?.intents?.length) this.switcher.intents.set(g.name, [...d.intents]);
-        continue;
-      }
-      // No saved state for this group: the member whose routes/addresses are installed is adopted as active,
-      // so a first start does not move traffic by itself.
-      const installed = await this.switcher.installedMembers(g, routes).catch(() => undefined);
-      if (installed?.length === 1) {
-        initial.set(g.name, initialState(g, this.now(), installed[0]));
-        this.log.info(
-          { group: g.name, active: installed[0] },
-          "adopted the member whose routes are installed",
-        );
-      }
-    }
+      saved: (g) => (this.glue && g.scope === "shared" ? undefined : saved?.[g.name]),
+      now: this.now(),
+      wallClock: this.wallClock,
+      installed: (g, routes) => this.switcher.installedMembers(g, routes),
+      intents: (g, list) => this.switcher.intents.set(g, [...list]),
+      log: this.log,
+    });
     this.pipeline = new Pipeline(
       withDefaultStaleness(this.config.rules, this.config.collectors),
       this.config.groups,
@@ -228,7 +206,10 @@ export class Daemon {
     );
     this.pipeline.shared = this.glue;
     this.glue?.start();
-    this.startShards();
+    this.shards = this.glue?.startShards({
+      apply: () => this.collectors.reshard(),
+      record: (e) => this.handle({ events: [{ ts: this.now(), ...e } as StandbyEvent], switches: [] }),
+    });
     // Before anything acts: switches a crash cut short are finished, then reality is compared with the
     // active members (both as jobs of each group's queue).
     for (const [group, list] of this.switcher.intents) this.switcher.resume(group, list);
@@ -241,15 +222,7 @@ export class Daemon {
       this.metricsTimer = setInterval(() => this.sinks.tick(), metricsEvery);
       this.metricsTimer.unref();
     }
-    const every = this.opts.reassertEvery ?? 10_000;
-    if (every > 0) {
-      this.reassertTimer = setInterval(() => {
-        // Periodic runs never overlap: a run still going (a slow `ip`) makes this one skip.
-        if (this.switcher.reconciling || this.stopped) return;
-        void this.switcher.reconcile("periodic");
-      }, every);
-      this.reassertTimer.unref();
-    }
+    this.switcher.reconcileEvery(this.opts.reassertEvery ?? 10_000);
     this.log.info(
       {
         groups: this.config.groups.map((g) => `${g.name}:${this.pipeline.groupState(g.name)?.active}`),
@@ -265,8 +238,8 @@ export class Daemon {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    clearTimeout(this.timer);
-    clearInterval(this.reassertTimer);
+    this.deadline.arm(undefined);
+    this.switcher.reconcileEvery(0);
     clearInterval(this.metricsTimer);
     await this.reloads.close();
     this.shards?.close();
@@ -356,20 +329,6 @@ export class Daemon {
 
   // ---- internals ----
 
-  /** Fleet mode: the shard map of the shared collectors, applied to the runtime (shards.ts). */
-  private startShards(): void {
-    if (!this.glue) return;
-    this.shards = new Shards({
-      fleet: this.glue.fleet,
-      targets: () => sharedTargets(this.config),
-      apply: () => this.collectors.reshard(),
-      record: (e) => this.handle({ events: [{ ts: this.now(), ...e } as StandbyEvent], switches: [] }),
-      now: () => this.now(),
-    });
-    this.glue.shards = this.shards;
-    this.shards.start();
-  }
-
   /**
    * Everything that can fail is built first (pipeline, collectors, the new state_dir); only then are the old
    * collectors stopped and the new ones started. Rule state carries over by rule name and labels, group state
@@ -419,30 +378,9 @@ export class Daemon {
     return `reloaded: ${config.groups.length} group(s), ${config.rules.length} rule(s), ${this.collectors.inUse.length} collector(s)`;
   }
 
-  /**
-   * One timer, at the pipeline's next deadline (a `for`, a hold, a stale_after, a pin expiry…). A deadline
-   * beyond setTimeout's range (24.8 days) re-arms the timer when it wakes, without ticking.
-   */
+  /** The one timer at the pipeline's next deadline (deadline.ts). */
   private reschedule(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    if (this.stopped) return;
-    const d = this.pipeline.nextDeadline();
-    if (d === undefined) return;
-    const delay = Math.max(0, d - this.now());
-    if (delay > MAX_TIMER_MS) {
-      this.timer = setTimeout(() => this.reschedule(), MAX_TIMER_MS);
-      return;
-    }
-    // setTimeout can fire a millisecond early; tick at the deadline, not before it.
-    this.timer = setTimeout(() => {
-      try {
-        this.handle(this.pipeline.tick(Math.max(this.now(), d)));
-      } catch (err) {
-        this.log.error({ err: (err as Error).message }, "timer failed");
-        this.reschedule();
-      }
-    }, delay);
+    this.deadline.arm(this.stopped ? undefined : this.pipeline.nextDeadline());
   }
 
   /** Records the events (wall-stamped), persists, queues the switches; returns the events as recorded. */
@@ -453,15 +391,7 @@ export class Daemon {
       const order = this.glue ? this.glue.order(sw) : sw;
       if (order) this.switcher.enqueue(order);
     }
-    if (this.glue) {
-      // A shared group's state to etcd after the leader's decisions; a switch writes it itself (its intent, first).
-      const switching = new Set(out.switches.map((sw) => sw.group));
-      const groups = new Set<string>();
-      for (const e of out.events)
-        if (e.kind !== "rule" && e.kind !== "action" && "group" in e && e.group !== undefined)
-          groups.add(e.group);
-      for (const g of groups) if (!switching.has(g) && this.glue.shared(g)) this.glue.saved(g);
-    }
+    this.glue?.decided(out);
     if (out.events.some((e) => e.kind !== "rule") || out.switches.length > 0) void this.state.save();
     this.reschedule();
     return recorded;

@@ -6,64 +6,50 @@
  * finishes a switch intent its predecessor left behind.
  */
 
+import { VERSION } from "../cli/version.js";
 import { Fleet, type FleetStatus, type SharedStateValue } from "../cluster/fleet.js";
 import type { FleetVerdict } from "../cluster/quorum.js";
-import type { Log } from "../collector.js";
 import type { Config } from "../config/schema.js";
 import type { FleetEvent, StandbyEvent } from "../groups/events.js";
 import type { HealthSnapshot, MemberStatus } from "../groups/state.js";
 import type { GroupSpec } from "../groups/types.js";
-import type { Output, Pipeline, SharedHooks, SwitchOrder } from "../pipeline.js";
+import type { Output, SharedHooks, SwitchOrder } from "../pipeline.js";
 import type { GroupView } from "../sinks/influx/line.js";
-import { SerialQueue } from "../util/atomic.js";
-import type { Clock } from "../util/clock.js";
-import type { Shards } from "./shards.js";
-import { checkState, fromDurable, type SwitchIntent, toDurable } from "./state.js";
+import { groupStatus, sinkView } from "./fleet-status.js";
+import { type FleetHost, type SharedGroupStatus, sharedNames, sharedTargets } from "./fleet-types.js";
+import { StateWriter } from "./fleet-writes.js";
+
+export { type FleetHost, type SharedGroupStatus, sharedTargets } from "./fleet-types.js";
+
+import { Shards, type ShardsOptions } from "./shards.js";
+import { checkState, fromDurable, type SwitchIntent } from "./state.js";
 import type { FenceGate } from "./switches.js";
 
-export interface FleetHost {
-  readonly log: Log;
-  readonly clock: Clock;
-  /** Wall-time conversion of the daemon (monotonic ↔ wall). */
-  readonly wallClock: Clock;
-  readonly version: string;
-  config(): Config;
-  pipeline(): Pipeline;
-  /** The switches not finished of a group (its intents). */
-  intents(group: string): readonly SwitchIntent[];
-  /** Finishes a switch a dead leader left behind, under this instance's token. */
-  resume(group: string, intents: readonly SwitchIntent[], fence: string): void;
-  /** Records events and queues switches. */
-  handle(out: Output): void;
+/**
+ * The glue when the config has `cluster:` and this is not a dry run (a dry run does not join the fleet: campaigning
+ * and writing to etcd are state; `warn` says so).
+ */
+export async function joinFleet(
+  h: FleetHost,
+  dryRun: boolean,
+  warn: (w: string) => void,
+): Promise<FleetGlue | undefined> {
+  if (!h.config().cluster) return undefined;
+  if (dryRun) {
+    warn(
+      "dry run: not joining the fleet (an instance that campaigns or writes to etcd is not a dry run); shared groups are decided from this instance's view alone",
+    );
+    return undefined;
+  }
+  return FleetGlue.create(h);
 }
-
-/** A shared group's fleet-side status (`standby status`). */
-export interface SharedGroupStatus {
-  readonly leader?: string;
-  readonly fence?: string;
-  readonly role: "leader" | "follower" | "candidate";
-  readonly quorum: string;
-  readonly votes: {
-    readonly member: string;
-    readonly verdict: string;
-    readonly reason: string;
-    /** The live observers by what they see (a live observer without a view counts as unknown). */
-    readonly tally?: Readonly<Record<"healthy" | "degraded" | "unhealthy" | "unknown", number>>;
-    readonly views: readonly { observer: string; health: string; reason?: string }[];
-  }[];
-}
-
-const sharedNames = (c: Config) => c.groups.filter((g) => g.scope === "shared").map((g) => g.name);
-/** The names of the config's `shared: true` collectors (the targets sharded over the fleet). */
-export const sharedTargets = (c: Config) =>
-  c.collectors.filter((x) => (x as { shared?: boolean }).shared === true).map((x) => x.name);
 
 export class FleetGlue implements SharedHooks, FenceGate {
   readonly fleet: Fleet;
   /** The token under which this instance took over each group it leads (its state read from etcd). */
   private readonly taken = new Map<string, string>();
   /** etcd writes of a group, in order (intent, state, end). */
-  private readonly writes = new Map<string, SerialQueue>();
+  private readonly writer: StateWriter;
   /** The raw state JSON a follower adopted last, per group. */
   private readonly adopted = new Map<string, string>();
   /** The last verdicts per group and member (status, metrics). */
@@ -77,6 +63,7 @@ export class FleetGlue implements SharedHooks, FenceGate {
     fleet: Fleet,
   ) {
     this.fleet = fleet;
+    this.writer = new StateWriter(h, fleet, (g) => this.fenceOf(g));
     fleet.on("elected", (g, fence) => void this.takeOver(g, fence));
     fleet.on("deposed", (g, reason) => this.deposed(g, reason));
     fleet.on("change", () => this.changed());
@@ -93,7 +80,7 @@ export class FleetGlue implements SharedHooks, FenceGate {
     fleet = await Fleet.create({
       spec: c.cluster,
       host: c.host,
-      version: h.version,
+      version: VERSION,
       groups: sharedNames(c),
       targets: sharedTargets(c),
       clock: h.clock,
@@ -105,8 +92,21 @@ export class FleetGlue implements SharedHooks, FenceGate {
     this.fleet.start();
   }
 
+  /** The shard map of the shared collectors (shards.ts), started; `apply` starts and stops them in the runtime. */
+  startShards(o: Pick<ShardsOptions, "apply" | "record">): Shards {
+    const shards = new Shards({
+      fleet: this.fleet,
+      targets: () => sharedTargets(this.h.config()),
+      now: () => this.h.clock.mono(),
+      ...o,
+    });
+    this.shards = shards;
+    shards.start();
+    return shards;
+  }
+
   async close(): Promise<void> {
-    await Promise.allSettled([...this.writes.values()].map((q) => q.drain()));
+    await this.writer.drain();
     await this.fleet.close();
   }
 
@@ -159,6 +159,16 @@ export class FleetGlue implements SharedHooks, FenceGate {
     }`;
   }
 
+  /** After the leader's decisions: its groups' state to etcd; a switch writes it itself (its intent, first). */
+  decided(out: Output): void {
+    const switching = new Set(out.switches.map((sw) => sw.group));
+    const groups = new Set<string>();
+    for (const e of out.events)
+      if (e.kind !== "rule" && e.kind !== "action" && "group" in e && e.group !== undefined)
+        groups.add(e.group);
+    for (const g of groups) if (!switching.has(g) && this.shared(g)) this.saved(g);
+  }
+
   /** A switch decided by the pipeline, with the token it is to run under; undefined when it must not run. */
   order(sw: SwitchOrder): SwitchOrder | undefined {
     if (!this.shared(sw.group)) return sw;
@@ -195,12 +205,13 @@ export class FleetGlue implements SharedHooks, FenceGate {
   }
 
   async begin(group: string, intent: SwitchIntent, fence: string): Promise<string | undefined> {
-    return this.write(group, fence, { ...intent, fence });
+    return this.writer.write(group, fence, { ...intent, fence });
   }
 
   async check(group: string, fence: string): Promise<string | undefined> {
     try {
-      if (await this.whileLeading(group, fence, () => this.fleet.checkFence(group, fence))) return undefined;
+      if (await this.writer.whileLeading(group, fence, () => this.fleet.checkFence(group, fence)))
+        return undefined;
       this.fleet.recheck();
       return `fencing token ${fence} refused by etcd: another instance leads "${group}" now`;
     } catch (e) {
@@ -209,7 +220,7 @@ export class FleetGlue implements SharedHooks, FenceGate {
   }
 
   async end(group: string, fence: string): Promise<void> {
-    const why = await this.write(group, fence, undefined);
+    const why = await this.writer.write(group, fence, undefined);
     if (why) this.h.log.warn({ group, why }, "could not clear the switch intent in etcd");
   }
 
@@ -218,62 +229,9 @@ export class FleetGlue implements SharedHooks, FenceGate {
     const fence = this.fenceOf(group);
     if (fence === undefined) return;
     const intent = this.h.intents(group)[0];
-    void this.write(group, fence, intent ? { ...intent, fence } : undefined).then((why) => {
+    void this.writer.write(group, fence, intent ? { ...intent, fence } : undefined).then((why) => {
       if (why) this.h.log.warn({ group, why }, "could not write the shared group's state to etcd");
     });
-  }
-
-  private queue(group: string): SerialQueue {
-    let q = this.writes.get(group);
-    if (!q) this.writes.set(group, (q = new SerialQueue()));
-    return q;
-  }
-
-  /** Writes the group's state (and intent) under `fence`, in order; undefined when written, else why not. */
-  private write(
-    group: string,
-    fence: string,
-    intent: SharedStateValue["intent"],
-  ): Promise<string | undefined> {
-    return this.queue(group).run(async () => {
-      const state = this.h.pipeline().groupState(group);
-      if (!state) return `no group "${group}"`;
-      const value: SharedStateValue = {
-        leader: this.fleet.name,
-        fence,
-        state: { ...toDurable(state, [], this.h.wallClock) },
-        ...(intent ? { intent } : {}),
-        savedAt: this.h.clock.wall(),
-      };
-      try {
-        if (await this.whileLeading(group, fence, () => this.fleet.writeState(group, fence, value)))
-          return undefined;
-        this.fleet.recheck();
-        return `fencing token ${fence} refused by etcd: another instance leads "${group}" now`;
-      } catch (e) {
-        return `etcd did not answer (${(e as Error).message}): not acting without it`;
-      }
-    });
-  }
-
-  /**
-   * An etcd call of a switch, tried again while it fails without an answer (an etcd leader election, a member
-   * restarting) and this instance still leads by its own clock: a switch is not left half-done by a hiccup. Once
-   * the lead is lost the error stands, and the next leader finishes the intent from etcd.
-   */
-  private async whileLeading<T>(group: string, fence: string, op: () => Promise<T>): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await op();
-      } catch (e) {
-        if (this.fenceOf(group) !== fence) throw e;
-        this.h.log.warn(
-          { group, err: (e as Error).message },
-          "etcd did not answer a fenced call; trying again",
-        );
-        await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 500)));
-      }
-    }
   }
 
   // ---- the fleet's events ----
@@ -415,45 +373,16 @@ export class FleetGlue implements SharedHooks, FenceGate {
 
   /** A shared group for the sinks (metrics.prom, InfluxDB): leader and vote counts per member. */
   sinkView(group: string): GroupView["fleet"] {
-    const verdicts = this.verdicts.get(group);
-    const fence = this.fenceOf(group);
-    const leader = this.fleet.leader(group);
-    return {
-      ...(leader !== undefined ? { leader } : {}),
-      isLeader: fence !== undefined,
-      ...(fence !== undefined ? { fence } : {}),
-      votes: Object.fromEntries([...(verdicts ?? [])].map(([m, v]) => [m, { ...v.tally }])),
-    };
+    return sinkView(this.fleet, group, this.fenceOf(group), this.verdicts.get(group));
   }
 
   groupStatus(spec: GroupSpec): SharedGroupStatus {
-    const e = this.fleet.election(spec.name);
-    const leader = e?.leader?.name;
     const decides = this.decides(spec.name);
-    const verdicts = this.verdicts.get(spec.name);
-    return {
-      ...(leader !== undefined ? { leader } : {}),
-      ...(decides && this.taken.get(spec.name)
-        ? { fence: this.taken.get(spec.name)! }
-        : e?.leader
-          ? { fence: e.leader.createRevision }
-          : {}),
-      role: decides ? "leader" : leader !== undefined ? "follower" : "candidate",
-      quorum: String(spec.quorum ?? "majority"),
-      votes: spec.members.map((m) => {
-        const v = verdicts?.get(m.name);
-        return {
-          member: m.name,
-          verdict: v?.health ?? "unknown",
-          reason: v?.reason ?? "no verdict yet",
-          ...(v ? { tally: { ...v.tally } } : {}),
-          views: this.fleet.votes.views(spec.name, m.name).map((x) => ({
-            observer: x.observer,
-            health: x.health,
-            ...(x.reason !== undefined ? { reason: x.reason } : {}),
-          })),
-        };
-      }),
-    };
+    return groupStatus(
+      this.fleet,
+      spec,
+      decides ? this.taken.get(spec.name) : undefined,
+      this.verdicts.get(spec.name),
+    );
   }
 }

@@ -1,6 +1,18 @@
+import type { RouteSpec } from "../actions/argv.js";
+import { type Route, routeReader } from "../actions/routes.js";
 import type { Log } from "../collector.js";
+import { type GroupState, initialState } from "../groups/controller.js";
 import type { StateDiscardedEvent } from "../groups/events.js";
-import { type DurableGroupState, loadState, setAside, stateFile } from "./state.js";
+import type { GroupSpec } from "../groups/types.js";
+import type { Clock } from "../util/clock.js";
+import {
+  type DurableGroupState,
+  fromDurable,
+  loadState,
+  type SwitchIntent,
+  setAside,
+  stateFile,
+} from "./state.js";
 
 /**
  * The saved durable state by group, or undefined. A state file that cannot be read or is not shaped as one must
@@ -34,4 +46,41 @@ export async function loadSaved(
   // The next save replaces the file with the state as adopted.
   opts.record({ kind: "state_discarded", reason });
   return undefined;
+}
+
+/**
+ * Each group's state at start: its saved durable state (and the switches a crash cut short, given to `intents`),
+ * else — no saved state — the member whose routes/addresses are installed, adopted as active, so a first start
+ * does not move traffic by itself. Groups with neither are left out (the pipeline starts them afresh).
+ */
+export async function initialStates(o: {
+  readonly groups: readonly GroupSpec[];
+  readonly saved: (g: GroupSpec) => DurableGroupState | undefined;
+  /** Monotonic ms. */
+  readonly now: number;
+  readonly wallClock: Clock;
+  readonly installed: (
+    g: GroupSpec,
+    routes: (spec: RouteSpec) => Promise<Route[]>,
+  ) => Promise<string[] | undefined>;
+  readonly intents: (group: string, list: readonly SwitchIntent[]) => void;
+  readonly log: Log;
+}): Promise<Map<string, GroupState>> {
+  const initial = new Map<string, GroupState>();
+  const routes = routeReader();
+  for (const g of o.groups) {
+    const d = o.saved(g);
+    const s = d ? fromDurable(g, d, o.now, o.wallClock) : undefined;
+    if (s) {
+      initial.set(g.name, s);
+      if (d?.intents?.length) o.intents(g.name, d.intents);
+      continue;
+    }
+    const installed = await o.installed(g, routes).catch(() => undefined);
+    if (installed?.length === 1) {
+      initial.set(g.name, initialState(g, o.now, installed[0]));
+      o.log.info({ group: g.name, active: installed[0] }, "adopted the member whose routes are installed");
+    }
+  }
+  return initial;
 }

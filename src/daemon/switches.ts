@@ -4,18 +4,28 @@
  * cleared after; the new member is activated first, the old one deactivated after, best effort.
  */
 import type { RouteSpec } from "../actions/argv.js";
-import { addressPresent, type Route, routeMatches, routeReader } from "../actions/routes.js";
+import { type Route, routeReader } from "../actions/routes.js";
 import type { ActionContext, ActionResult } from "../actions/run.js";
 import type { ActionSpec } from "../actions/types.js";
 import type { Log } from "../collector.js";
 import type { Config } from "../config/schema.js";
 import { resolveSecret } from "../config/secrets.js";
-import type { ActionEvent } from "../groups/events.js";
 import type { GroupSpec, MemberSpec } from "../groups/types.js";
 import type { Output, Pipeline, SwitchOrder } from "../pipeline.js";
 import { SerialQueue } from "../util/atomic.js";
 import { type BusyGroup, switchBudgetMs } from "./liveness.js";
 import type { SwitchIntent } from "./state.js";
+import {
+  actionEvent,
+  FENCED,
+  type FenceGate,
+  fencedEvent,
+  installedMembers,
+  isCheckable,
+} from "./switch-support.js";
+
+export { actionEvent, type FenceGate } from "./switch-support.js";
+
 import type { StateWriter } from "./statewriter.js";
 
 /** What the switcher needs of the daemon. */
@@ -37,24 +47,6 @@ export interface SwitcherHost {
   gate?(): FenceGate | undefined;
 }
 
-/**
- * A shared group's switch is carried out under the leader's fencing token: its intent is written to etcd in a
- * transaction that compares the token before the first action, the token is compared again before every action,
- * and the state without the intent is written after. A refused token stops the switch (docs/fleet.md).
- */
-export interface FenceGate {
-  /** Whether the group is shared (decided by the fleet's leader). */
-  shared(group: string): boolean;
-  /** The token under which this instance may act for the shared group now; undefined when it does not lead it. */
-  fenceOf(group: string): string | undefined;
-  /** Writes the switch intent under `fence`. Undefined when written, else why not (refused, etcd unreachable). */
-  begin(group: string, intent: SwitchIntent, fence: string): Promise<string | undefined>;
-  /** Compares `fence` in etcd. Undefined when it still leads, else why not. */
-  check(group: string, fence: string): Promise<string | undefined>;
-  /** After the switch: the state without the intent (best effort). */
-  end(group: string, fence: string): Promise<void>;
-}
-
 export class Switcher {
   /** Switches, resumed switches and reconciliations of one group run one at a time, in order. */
   private readonly queues = new Map<string, SerialQueue>();
@@ -67,6 +59,20 @@ export class Switcher {
   private reconcileRunning: Promise<void> | undefined;
 
   constructor(private readonly h: SwitcherHost) {}
+
+  private periodic: NodeJS.Timeout | undefined;
+
+  /** Reconciles every `ms` (0: stops); runs never overlap: one still going (a slow `ip`) makes the next skip. */
+  reconcileEvery(ms: number): void {
+    clearInterval(this.periodic);
+    this.periodic = undefined;
+    if (ms <= 0) return;
+    this.periodic = setInterval(() => {
+      if (this.reconciling || this.h.stopped()) return;
+      void this.reconcile("periodic");
+    }, ms);
+    this.periodic.unref();
+  }
 
   /** A reconciliation is running (periodic runs never overlap). */
   get reconciling(): boolean {
@@ -168,20 +174,7 @@ export class Switcher {
   /** A shared group's switch or action not carried out: its fencing token was refused (or etcd did not answer). */
   private fenced(group: string, from: string | undefined, to: string, fence: string, why: string): void {
     this.h.log.warn({ group, from, to, fence, why }, "switch not carried out: fencing token refused");
-    this.h.handle({
-      events: [
-        {
-          ts: this.h.now(),
-          kind: "switch_fenced",
-          group,
-          ...(from !== undefined ? { from } : {}),
-          to,
-          fence,
-          reason: `${from !== undefined ? `${from} → ${to}` : to} not carried out: ${why}`,
-        },
-      ],
-      switches: [],
-    });
+    this.h.handle({ events: [fencedEvent(this.h.now(), group, from, to, fence, why)], switches: [] });
   }
 
   /**
@@ -404,58 +397,4 @@ export class Switcher {
       reason: `re-assert ${member.name} (${why}): installed ${installed.length ? installed.join(", ") : "none of the members"}`,
     });
   }
-}
-
-/** runMemberActions' result when a fencing token was refused (the switch_fenced event is already recorded). */
-const FENCED = "fenced";
-
-function isCheckable(actions: readonly ActionSpec[]): boolean {
-  return actions.some((a) => "route" in a || "address" in a);
-}
-
-/** The members whose route/address actions are all in place. */
-async function installedMembers(
-  group: GroupSpec,
-  getRoutes: (spec: RouteSpec) => Promise<Route[]>,
-): Promise<string[]> {
-  const out: string[] = [];
-  for (const m of group.members) {
-    if (!isCheckable(m.activate)) continue;
-    let all = true;
-    for (const a of m.activate) {
-      if ("route" in a) {
-        if (!routeMatches(a.route, await getRoutes(a.route))) all = false;
-      } else if ("address" in a) {
-        const present = await addressPresent(a.address);
-        if (present !== (a.address.state === "present")) all = false;
-      }
-    }
-    if (all) out.push(m.name);
-  }
-  return out;
-}
-
-export function actionEvent(
-  group: GroupSpec,
-  member: MemberSpec,
-  phase: string,
-  r: ActionResult,
-  now: number,
-): ActionEvent {
-  return {
-    ts: now,
-    kind: "action",
-    group: group.name,
-    member: member.name,
-    action: r.kind,
-    phase,
-    ok: r.ok,
-    ...(r.dryRun ? { dry_run: true } : {}),
-    ...(r.argv ? { argv: r.argv } : {}),
-    ...(r.exitCode !== undefined ? { exit_code: r.exitCode } : {}),
-    ...(r.abandoned ? { abandoned: true, ...(r.pid !== undefined ? { pid: r.pid } : {}) } : {}),
-    duration_ms: r.durationMs,
-    ...(r.output ? { output: r.output } : {}),
-    reason: `${phase} ${member.name}: ${r.kind} ${r.dryRun ? "(dry run, not run)" : r.ok ? "ok" : `failed: ${r.error ?? ""}`}`,
-  };
 }

@@ -40,3 +40,20 @@ export interface Clock {
 }
 
 export const systemClock: Clock = { mono: monoNow, wall: wallNow };
+
+/**
+ * A clock whose `wall() - mono()` is `clock`'s offset between wall and monotonic time, followed when it moves by
+ * 2 ms or more (a clock step, NTP slewing) but not for the sub-millisecond jitter of reading two clocks: events
+ * that are 3 s apart on the monotonic clock are 3 s apart in the event log. Its `mono()` is 0: for toWall/fromWall.
+ */
+export function steadyOffsetClock(clock: Clock): Clock {
+  let offset = clock.wall() - clock.mono();
+  return {
+    mono: () => 0,
+    wall: () => {
+      const off = clock.wall() - clock.mono();
+      if (Math.abs(off - offset) >= 2) offset = off;
+      return offset;
+    },
+  };
+}

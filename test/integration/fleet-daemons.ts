@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import type { StandbyEvent } from "../../src/groups/events.js";
 import { MAIN } from "../e2e/daemon-harness.js";
-import type { FleetTopology } from "../peers/fleet-net.js";
+import { type FleetTopology, R1_PORT } from "../peers/fleet-net.js";
 
 const run = promisify(execFile);
 
@@ -47,10 +47,12 @@ export class FleetDaemon {
     return this.child?.pid;
   }
 
-  async start(): Promise<void> {
+  /** Starts `standby run` (with `env` as its environment: the benchmark's V8 options) and waits for its start. */
+  async start(env?: NodeJS.ProcessEnv): Promise<void> {
     this.stderr = "";
     const c = this.topo.spawnInFleet([process.execPath, MAIN, "run", "--config", this.configFile], {
       stdio: ["ignore", "ignore", "pipe"],
+      ...(env ? { env } : {}),
     });
     this.child = c;
     c.stderr!.setEncoding("utf8").on("data", (d: string) => {
@@ -118,6 +120,11 @@ export class FleetDaemon {
     return this.events().filter((e) => e.kind === kind);
   }
 
+  /** The events of `kind` of `group` (and those of no group: the fleet's own). */
+  groupEvents(kind: StandbyEvent["kind"], group = "vip"): StandbyEvent[] {
+    return this.eventsOf(kind).filter((e) => !("group" in e) || e.group === undefined || e.group === group);
+  }
+
   /** The lines the group's exec actions appended to this daemon's action log. */
   actions(): string[] {
     const file = join(this.dir, "actions.log");
@@ -154,4 +161,25 @@ export function logAction(d: FleetDaemon, word: string, sleepS = 0): string {
   const log = join(d.dir, "actions.log");
   const script = `echo "${word} to=$STANDBY_TO fence=$STANDBY_FENCE by=$0" >> ${log}${sleepS > 0 ? `; sleep ${sleepS}` : ""}`;
   return `{exec: {shell: true, argv: [${JSON.stringify(script)}, ${d.name}], timeout: 20s}}`;
+}
+
+/**
+ * A fleet daemon's config: its r1 probe through link `link`, the `groups:` given (YAML, indented as list items of
+ * `groups:`), its socket, and the fleet's etcd under `prefix` with `ttlS`.
+ */
+export function fleetConfig(
+  topo: FleetTopology,
+  link: number,
+  o: { groups: (x: FleetDaemon) => string; prefix: string; ttlS?: number },
+): (x: FleetDaemon) => string {
+  return (x) => `host: ${x.name}
+state_dir: ${join(x.dir, "state")}
+rules: [rules.yaml]
+collectors:
+  - {name: r1-probe, type: probe, interval: 100ms, timeout: 90ms, probe: {kind: tcp, target: "${topo.r1Address(link)}:${R1_PORT}"}}
+groups:
+${o.groups(x)}
+api: {socket: ${x.socket}}
+cluster: {etcd: [${topo.etcd.endpoints.join(", ")}], lease_ttl: ${o.ttlS ?? TTL_MS / 1000}s, name: ${x.name}, prefix: ${o.prefix}}
+`;
 }

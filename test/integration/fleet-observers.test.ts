@@ -13,8 +13,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { assertBuilt } from "../e2e/daemon-harness.js";
 import { failInCiWhenMissing } from "../peers/ci.js";
-import { FleetTopology, R1_PORT } from "../peers/fleet-net.js";
-import { FleetDaemon, logAction, sleep, TTL_MS, waitFor } from "./fleet-daemons.js";
+import { FleetTopology } from "../peers/fleet-net.js";
+import { FleetDaemon, fleetConfig, logAction, sleep, waitFor } from "./fleet-daemons.js";
 
 const missing = FleetTopology.missing();
 failInCiWhenMissing("fleet observers", missing);
@@ -31,23 +31,17 @@ describe.skipIf(missing !== undefined)("fleet mode: a majority of observers", ()
   let root: string;
   const d: FleetDaemon[] = [];
 
-  const config = (i: number) => (x: FleetDaemon) =>
-    `host: ${x.name}
-state_dir: ${join(x.dir, "state")}
-rules: [rules.yaml]
-collectors:
-  - {name: r1-probe, type: probe, interval: 100ms, timeout: 90ms, probe: {kind: tcp, target: "${topo.r1Address(i)}:${R1_PORT}"}}
-groups:
-  - name: vip
+  const config = (i: number) =>
+    fleetConfig(topo, i, {
+      prefix: "/sb-observers",
+      groups: (x) => `  - name: vip
     scope: shared
     quorum: majority
     members:
       - {name: r1, priority: 100, health: [r1-down], activate: [${logAction(x, "r1-up")}]}
       - {name: r2, priority: 50, health: [], activate: [${logAction(x, "r2-up")}]}
-    failback: {mode: manual}
-api: {socket: ${x.socket}}
-cluster: {etcd: [${topo.etcd.endpoints.join(", ")}], lease_ttl: ${TTL_MS / 1000}s, name: ${x.name}, prefix: /sb-observers}
-`;
+    failback: {mode: manual}`,
+    });
 
   const leaderVotes = async (): Promise<Votes> => {
     for (const x of d) {

@@ -17,28 +17,23 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { assertBuilt } from "../e2e/daemon-harness.js";
 import { failInCiWhenMissing } from "../peers/ci.js";
-import { FleetTopology, R1_PORT } from "../peers/fleet-net.js";
-import { FleetDaemon, logAction, sleep, TTL_MS, waitFor } from "./fleet-daemons.js";
+import { FleetTopology } from "../peers/fleet-net.js";
+import { FleetDaemon, fleetConfig, logAction, sleep, TTL_MS, waitFor } from "./fleet-daemons.js";
 
 const missing = FleetTopology.missing();
 failInCiWhenMissing("fleet takeover", missing);
 
-const vipFailovers = (x: FleetDaemon) =>
-  x.eventsOf("failover").filter((e) => "group" in e && e.group === "vip");
+const vipFailovers = (x: FleetDaemon) => x.groupEvents("failover");
 
 describe.skipIf(missing !== undefined)("fleet mode: two daemons share a group", () => {
   let topo: FleetTopology;
   let root: string;
   const d: FleetDaemon[] = [];
 
-  const config = (i: number) => (x: FleetDaemon) =>
-    `host: ${x.name}
-state_dir: ${join(x.dir, "state")}
-rules: [rules.yaml]
-collectors:
-  - {name: r1-probe, type: probe, interval: 100ms, timeout: 90ms, probe: {kind: tcp, target: "${topo.r1Address(i)}:${R1_PORT}"}}
-groups:
-  - name: vip
+  const config = (i: number) =>
+    fleetConfig(topo, i, {
+      prefix: "/sb-takeover",
+      groups: (x) => `  - name: vip
     scope: shared
     members:
       - {name: r1, priority: 100, health: [r1-down], activate: [${logAction(x, "r1-up")}]}
@@ -48,10 +43,8 @@ groups:
     members:
       - {name: a, priority: 100, health: [r1-down], activate: []}
       - {name: b, priority: 50, health: [], activate: []}
-    failback: {mode: manual}
-api: {socket: ${x.socket}}
-cluster: {etcd: [${topo.etcd.endpoints.join(", ")}], lease_ttl: ${TTL_MS / 1000}s, name: ${x.name}, prefix: /sb-takeover}
-`;
+    failback: {mode: manual}`,
+    });
 
   beforeAll(async () => {
     assertBuilt();
@@ -86,8 +79,12 @@ cluster: {etcd: [${topo.etcd.endpoints.join(", ")}], lease_ttl: ${TTL_MS / 1000}
     expect(s.fleet.instances.map((i: { name: string }) => i.name).sort()).toEqual(["d1", "d2"]);
     const text = await d[1]!.statusText();
     expect(text).toMatch(/^group vip \(shared\): active r1 for /m);
-    expect(text).toMatch(/^ {2}fleet: leader d1 \(fencing token \d+\); this instance: follower; quorum majority$/m);
-    expect(text).toMatch(/^ {2}votes r1: healthy — 2 of 2 observers: r1 healthy \[d1 healthy, d2 healthy\]$/m);
+    expect(text).toMatch(
+      /^ {2}fleet: leader d1 \(fencing token \d+\); this instance: follower; quorum majority$/m,
+    );
+    expect(text).toMatch(
+      /^ {2}votes r1: healthy — 2 of 2 observers: r1 healthy \[d1 healthy, d2 healthy\]$/m,
+    );
     expect(text).toMatch(/^fleet: this instance "d2" \(\/sb-takeover\); lease held \(ttl 2s\)$/m);
     expect(text).toMatch(/^fleet: 2 live instance\(s\): d1, d2$/m);
   });

@@ -85,7 +85,6 @@ function setup() {
     log: quietLog,
     clock,
     wallClock: { mono: () => 0, wall: () => 1_700_000_000_000 },
-    version: "test",
     config: () => config,
     pipeline: () => pipeline,
     intents: () => [],
