@@ -255,6 +255,13 @@ export class Fleet extends EventEmitter<FleetEvents> {
     return e.fencedTxn(fence, []);
   }
 
+  /** Runs `ops` in one transaction if `fence` is still this instance's leading token for `group`. */
+  async fencedOps(group: string, fence: string, ops: Parameters<Election["fencedTxn"]>[1]): Promise<boolean> {
+    const e = this.elections.get(group);
+    if (!e) return false;
+    return e.fencedTxn(fence, ops);
+  }
+
   /** Re-reads the elections (after a refused fence: the picture is stale). */
   recheck(): void {
     for (const e of this.elections.values()) e.recheckNow();

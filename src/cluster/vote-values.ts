@@ -91,12 +91,8 @@ export function closedVerdict(reason: string): FleetVerdict {
   };
 }
 
-/** One read of the fleet: `<prefix>/instances/` and `<prefix>/groups/` (votes and state keys), parsed. */
-export function parseFleetRead(
-  prefix: string,
-  instanceKvs: readonly { key: Buffer; value: Buffer }[],
-  groupKvs: readonly { key: Buffer; value: Buffer; mod_revision: string }[],
-): {
+/** One read of the fleet: `<prefix>/instances/` and `<prefix>/groups/` (votes, state keys, commands), parsed. */
+export interface FleetRead {
   /** Live instance → the shared groups its key lists (undefined when it does not list them). */
   instances: Map<string, readonly string[] | undefined>;
   info: Map<string, { groups?: readonly string[]; targets?: readonly string[] }>;
@@ -104,7 +100,15 @@ export function parseFleetRead(
   states: Map<string, { json: string; modRevision: string }>;
   /** Group → observer → its views. */
   votes: Map<string, Map<string, Record<string, StoredView>>>;
-} {
+  /** Group → operator commands forwarded to its leader (id → raw JSON). */
+  commands: Map<string, Map<string, string>>;
+}
+
+export function parseFleetRead(
+  prefix: string,
+  instanceKvs: readonly { key: Buffer; value: Buffer }[],
+  groupKvs: readonly { key: Buffer; value: Buffer; mod_revision: string }[],
+): FleetRead {
   const instances = new Map<string, readonly string[] | undefined>();
   const info = new Map<string, { groups?: readonly string[]; targets?: readonly string[] }>();
   for (const kv of instanceKvs) {
@@ -118,7 +122,15 @@ export function parseFleetRead(
   const stateRe = new RegExp(`^${escapeRe(prefix)}/groups/([^/]+)/state$`);
   const votes = new Map<string, Map<string, Record<string, StoredView>>>();
   const re = new RegExp(`^${escapeRe(prefix)}/groups/([^/]+)/votes/([^/]+)$`);
+  const commands = new Map<string, Map<string, string>>();
+  const cmdRe = new RegExp(`^${escapeRe(prefix)}/groups/([^/]+)/commands/([^/]+)$`);
   for (const kv of groupKvs) {
+    const c = cmdRe.exec(kv.key.toString());
+    if (c) {
+      if (!commands.has(c[1]!)) commands.set(c[1]!, new Map());
+      commands.get(c[1]!)!.set(c[2]!, kv.value.toString());
+      continue;
+    }
     const st = stateRe.exec(kv.key.toString());
     if (st) states.set(st[1]!, { json: kv.value.toString(), modRevision: kv.mod_revision });
     const m = re.exec(kv.key.toString());
@@ -129,7 +141,7 @@ export function parseFleetRead(
     if (!votes.has(group)) votes.set(group, new Map());
     votes.get(group)!.set(observer, parsed);
   }
-  return { instances, info, states, votes };
+  return { instances, info, states, votes, commands };
 }
 
 function escapeRe(s: string): string {

@@ -27,6 +27,7 @@ import type { InstanceLease } from "./lease.js";
 import { type FleetVerdict, fleetHealth, type ObserverView } from "./quorum.js";
 import {
   closedVerdict,
+  type FleetRead,
   type InstanceValue,
   type MemberView,
   parseFleetRead,
@@ -73,12 +74,8 @@ export class Votes extends EventEmitter<VotesEvents> {
   private readonly written = new Map<string, { json: string; lease: string }>();
   /** My instance key's create_revision under the current lease. */
   private registered: { rev: string; lease: string } | undefined;
-  /** Last read: live instances (name → groups, undefined when unknown) and votes per group and observer. */
-  private instances = new Map<string, readonly string[] | undefined>();
-  private instanceInfo = new Map<string, { groups?: readonly string[]; targets?: readonly string[] }>();
-  private votes = new Map<string, Map<string, Record<string, StoredView>>>();
-  /** Last read: each shared group's state key (`groups/<g>/state`), raw JSON with its mod_revision. */
-  private states = new Map<string, { json: string; modRevision: string }>();
+  /** The last read (parseFleetRead): live instances, votes, state keys and forwarded commands per group. */
+  private last: FleetRead = parseFleetRead("", [], []);
   private lastRead = Number.NEGATIVE_INFINITY;
   private watcher: Watcher | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -163,7 +160,7 @@ export class Votes extends EventEmitter<VotesEvents> {
   /** The live observers' views of `member` in `group`, as last read. */
   views(group: string, member: string): ObserverView[] {
     const out: ObserverView[] = [];
-    for (const [observer, vote] of this.votes.get(group) ?? []) {
+    for (const [observer, vote] of this.last.votes.get(group) ?? []) {
       const v = vote[member];
       if (v)
         out.push({ observer, health: v.health, ...(v.reason !== undefined ? { reason: v.reason } : {}) });
@@ -171,14 +168,19 @@ export class Votes extends EventEmitter<VotesEvents> {
     return out.sort((a, b) => (a.observer < b.observer ? -1 : a.observer > b.observer ? 1 : 0));
   }
 
+  /** The commands forwarded to `group`'s leader, as last read (id → raw JSON). */
+  commandsOf(group: string): ReadonlyMap<string, string> {
+    return this.last.commands.get(group) ?? new Map();
+  }
+
   /** The raw `groups/<g>/state` as last read (the leader's JSON and the key's mod_revision). */
   stateOf(group: string): { json: string; modRevision: string } | undefined {
-    return this.states.get(group);
+    return this.last.states.get(group);
   }
 
   /** The live instances (name → the shared groups and targets their key lists), as last read. */
   instancesRead(): ReadonlyMap<string, { groups?: readonly string[]; targets?: readonly string[] }> {
-    return this.instanceInfo;
+    return this.last.info;
   }
 
   /** The wall-clock age of the last successful read (ms), Infinity before one. */
@@ -196,7 +198,7 @@ export class Votes extends EventEmitter<VotesEvents> {
 
   /** The live instances that have `group` (an instance whose key does not list its groups counts for all). */
   live(group: string): string[] {
-    return [...this.instances]
+    return [...this.last.instances]
       .filter(([, groups]) => groups === undefined || groups.includes(group))
       .map(([n]) => n)
       .sort();
@@ -283,7 +285,8 @@ export class Votes extends EventEmitter<VotesEvents> {
   }
 
   private onEvent(key: string): void {
-    if (key.startsWith(`${this.prefix}/instances/`) || /\/(votes\/[^/]+|state)$/.test(key)) this.kick();
+    if (key.startsWith(`${this.prefix}/instances/`) || /\/(votes\/[^/]+|state|commands\/[^/]+)$/.test(key))
+      this.kick();
   }
 
   /** Writes and re-reads now, or right after the run in progress. */
@@ -372,7 +375,7 @@ export class Votes extends EventEmitter<VotesEvents> {
       this.client.getAll().prefix(`${this.prefix}/groups/`).exec(),
     ]);
     if (this.closed) return;
-    const { instances, info, states, votes } = parseFleetRead(this.prefix, inst.kvs, groups.kvs);
+    const { instances, info, states, votes, commands } = parseFleetRead(this.prefix, inst.kvs, groups.kvs);
     // a key of ours that the read no longer has (deleted by hand, or a late revoke of an old lease): write it again
     if (this.registered && !instances.has(this.name)) {
       this.registered = undefined;
@@ -383,10 +386,7 @@ export class Votes extends EventEmitter<VotesEvents> {
         this.written.delete(this.voteKey(group));
         this.runs.again();
       }
-    this.instances = instances;
-    this.instanceInfo = info;
-    this.states = states;
-    this.votes = votes;
+    this.last = { instances, info, states, votes, commands };
     this.lastRead = started;
     this.emit("change");
   }

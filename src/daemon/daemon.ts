@@ -5,24 +5,24 @@ import type { Log } from "../collector.js";
 import type { Config } from "../config/schema.js";
 import { withDefaultStaleness } from "../config/staleness.js";
 import type { Sample } from "../engine/types.js";
-import type { Command, GroupState } from "../groups/controller.js";
+import type { Command } from "../groups/controller.js";
 import type { StandbyEvent } from "../groups/events.js";
 import { type Output, Pipeline } from "../pipeline.js";
 import { writeFileAtomic } from "../util/atomic.js";
 import { type Clock, steadyOffsetClock, systemClock, toWall } from "../util/clock.js";
 import { CollectorRuntime } from "./collectors.js";
 import { DeadlineTimer } from "./deadline.js";
-import { type EventQuery, operatorEvent } from "./eventquery.js";
+import { type EventQuery, type OperatorCaller, operatorBy, operatorEvent } from "./eventquery.js";
 import { type FleetGlue, joinFleet } from "./fleet.js";
 import { checkLiveness, statusLine } from "./liveness.js";
 import type { CommandResult, DaemonOptions } from "./options.js";
 import { missingInterfaces } from "./preflight.js";
 import { EventRecorder } from "./recorder.js";
-import { ReloadQueue, type ReloadSource } from "./reload.js";
+import { carriedStates, ReloadQueue, type ReloadSource } from "./reload.js";
 import type { Shards } from "./shards.js";
 import { Sinks } from "./sinks.js";
 import { initialStates, loadSaved } from "./startup.js";
-import { toDurable } from "./state.js";
+import { durableGroups } from "./state.js";
 import { StateWriter } from "./statewriter.js";
 import { buildStatus, type DaemonStatus, type ReloadOutcome } from "./status.js";
 import { Switcher } from "./switches.js";
@@ -53,13 +53,10 @@ export class Daemon {
   private metricsTimer: NodeJS.Timeout | undefined;
   private readonly deadline = new DeadlineTimer(
     () => this.now(),
-    (at) => {
-      try {
-        this.handle(this.pipeline.tick(at));
-      } catch (err) {
-        this.log.error({ err: (err as Error).message }, "timer failed");
-        this.reschedule();
-      }
+    (at) => this.handle(this.pipeline.tick(at)),
+    (err) => {
+      this.log.error({ err: err.message }, "timer failed");
+      this.reschedule();
     },
   );
   private readonly reloads: ReloadQueue;
@@ -101,11 +98,11 @@ export class Daemon {
       writeFile: opts.writeFile ?? ((path, data) => writeFileAtomic(path, data)),
       snapshot: () => ({
         stateDir: this.config.state_dir,
-        groups: Object.fromEntries(
-          this.config.groups.flatMap((g) => {
-            const s = this.pipeline.groupState(g.name);
-            return s ? [[g.name, toDurable(s, this.switcher.intents.get(g.name) ?? [], this.wallClock)]] : [];
-          }),
+        groups: durableGroups(
+          this.config.groups,
+          (g) => this.pipeline.groupState(g),
+          (g) => this.switcher.intents.get(g) ?? [],
+          this.wallClock,
         ),
         savedAt: this.clock.wall(),
       }),
@@ -181,6 +178,7 @@ export class Daemon {
         intents: (g) => this.switcher.intents.get(g) ?? [],
         resume: (g, list, fence) => this.switcher.resume(g, list, fence),
         handle: (out) => this.handle(out),
+        runCommand: (g, cmd, caller) => this.commandHere(g, cmd, caller),
       },
       this.dryRun,
       (w) => {
@@ -268,10 +266,18 @@ export class Daemon {
     return this.requestReload(async () => ({ ok: true, config }));
   }
 
-  /** An operator command (from the API; monotonic times); its events carry by, who and operator_reason. */
+  /**
+   * An operator command (from the API; monotonic times); its events carry by, who and operator_reason. A shared
+   * group this instance does not lead: its leader takes the command (forwarded through etcd).
+   */
   async command(group: string, cmd: Command, caller?: Caller & { reason?: string }): Promise<CommandResult> {
-    const by = caller ? `${caller.by} (${caller.who})` : "operator";
-    const r = this.pipeline.command(group, { ...cmd, by }, this.now());
+    if (this.glue?.shared(group) && !this.glue.decides(group))
+      return this.glue.relay.forward(group, cmd, caller);
+    return this.commandHere(group, cmd, caller);
+  }
+
+  private async commandHere(group: string, cmd: Command, caller?: OperatorCaller): Promise<CommandResult> {
+    const r = this.pipeline.command(group, { ...cmd, by: operatorBy(caller) }, this.now());
     const events = this.handle(caller ? { ...r, events: r.events.map((e) => operatorEvent(e, caller)) } : r);
     return { ok: r.error === undefined, ...(r.error ? { error: r.error } : {}), events };
   }
@@ -298,8 +304,9 @@ export class Daemon {
 
   /** One line for systemd's STATUS=: each group's active member. */
   summary(): string {
-    const active = (g: string) => this.pipeline.groupState(g)?.active;
-    return this.pipeline
+    const p = this.pipeline;
+    const active = (g: string) => p?.groupState(g)?.active;
+    return p
       ? statusLine(this.config.groups, active, (g) => this.switcher.switching(g), this.dryRun)
       : "starting";
   }
@@ -336,17 +343,7 @@ export class Daemon {
    */
   private async applyConfig(config: Config): Promise<string> {
     const old = this.pipeline;
-    const oldSpecs = new Map(old.groupSpecs().map((g) => [g.name, g]));
-    const initial = new Map<string, GroupState>();
-    for (const g of config.groups) {
-      const s = old.groupState(g.name);
-      if (!s || !g.members.some((m) => m.name === s.active)) continue;
-      const before = oldSpecs.get(g.name);
-      if (before && before.failback.hold !== g.failback.hold) {
-        const { probation: _, ...rest } = s;
-        initial.set(g.name, { ...rest, hold: g.failback.hold });
-      } else initial.set(g.name, { ...s, hold: Math.min(s.hold, g.failback.max_hold) });
-    }
+    const initial = carriedStates(old, config.groups);
     const pipeline = new Pipeline(
       withDefaultStaleness(config.rules, config.collectors),
       config.groups,

@@ -13,6 +13,8 @@ export class DeadlineTimer {
     /** Monotonic ms. */
     private readonly now: () => number,
     private readonly fire: (at: number) => void,
+    /** `fire` threw (the timer is re-armed by the caller). */
+    private readonly failed: (err: Error) => void,
   ) {}
 
   arm(deadline: number | undefined): void {
@@ -24,6 +26,12 @@ export class DeadlineTimer {
       this.timer = setTimeout(() => this.arm(deadline), MAX_TIMER_MS);
       return;
     }
-    this.timer = setTimeout(() => this.fire(Math.max(this.now(), deadline)), delay);
+    this.timer = setTimeout(() => {
+      try {
+        this.fire(Math.max(this.now(), deadline));
+      } catch (err) {
+        this.failed(err as Error);
+      }
+    }, delay);
   }
 }

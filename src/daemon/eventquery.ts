@@ -76,12 +76,20 @@ export class EventSubscribers {
   }
 }
 
+/** Who gave an operator command: the API's caller (`by` absent: forwarded by another instance of the fleet). */
+export type OperatorCaller = { by?: Caller["by"]; who: string; reason?: string };
+
+/** The command's `by` as the controller's events say it. */
+export function operatorBy(caller: OperatorCaller | undefined): string {
+  return caller ? `${caller.by ?? "forwarded"} (${caller.who})` : "operator";
+}
+
 /** An event of an operator's call: who, and the reason given. */
-export function operatorEvent(e: StandbyEvent, caller: Caller & { reason?: string }): StandbyEvent {
+export function operatorEvent(e: StandbyEvent, caller: OperatorCaller): StandbyEvent {
   const given = caller.reason && !e.reason.includes(caller.reason) ? `; reason given: ${caller.reason}` : "";
   return {
     ...e,
-    by: caller.by,
+    ...(caller.by ? { by: caller.by } : {}),
     who: caller.who,
     ...(caller.reason ? { operator_reason: caller.reason } : {}),
     reason: `${e.reason}${given}`,

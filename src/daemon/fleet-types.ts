@@ -1,6 +1,8 @@
 /** The daemon's side of fleet mode (fleet.ts): what the glue needs of the daemon, what status shows of a shared group. */
 import type { Log } from "../collector.js";
 import type { Config } from "../config/schema.js";
+import type { Command } from "../groups/controller.js";
+import type { StandbyEvent } from "../groups/events.js";
 import type { Output, Pipeline } from "../pipeline.js";
 import type { Clock } from "../util/clock.js";
 import type { SwitchIntent } from "./state.js";
@@ -16,6 +18,12 @@ export interface FleetHost {
   intents(group: string): readonly SwitchIntent[];
   /** Finishes a switch a dead leader left behind, under this instance's token. */
   resume(group: string, intents: readonly SwitchIntent[], fence: string): void;
+  /** An operator command run here (a command forwarded by a follower to this leader). */
+  runCommand(
+    group: string,
+    cmd: Command,
+    caller: { by?: "socket" | "token"; who: string; reason?: string },
+  ): Promise<{ ok: boolean; error?: string; events: readonly StandbyEvent[] }>;
   /** Records events and queues switches. */
   handle(out: Output): void;
 }

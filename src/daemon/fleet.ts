@@ -15,6 +15,7 @@ import type { HealthSnapshot, MemberStatus } from "../groups/state.js";
 import type { GroupSpec } from "../groups/types.js";
 import type { Output, SharedHooks, SwitchOrder } from "../pipeline.js";
 import type { GroupView } from "../sinks/influx/line.js";
+import { CommandRelay } from "./fleet-commands.js";
 import { groupStatus, sinkView } from "./fleet-status.js";
 import { type FleetHost, type SharedGroupStatus, sharedNames, sharedTargets } from "./fleet-types.js";
 import { StateWriter } from "./fleet-writes.js";
@@ -55,6 +56,8 @@ export class FleetGlue implements SharedHooks, FenceGate {
   /** The last verdicts per group and member (status, metrics). */
   private readonly verdicts = new Map<string, Map<string, FleetVerdict>>();
   private unavailable: string | undefined;
+  /** Operator commands forwarded to the leader (followers) and served (leader): fleet-commands.ts. */
+  readonly relay: CommandRelay;
   /** The shard map of the shared collectors (set by the daemon; shards.ts): `shards` in the status. */
   shards: Shards | undefined;
 
@@ -64,6 +67,7 @@ export class FleetGlue implements SharedHooks, FenceGate {
   ) {
     this.fleet = fleet;
     this.writer = new StateWriter(h, fleet, (g) => this.fenceOf(g));
+    this.relay = new CommandRelay(h, fleet, (g) => this.fenceOf(g));
     fleet.on("elected", (g, fence) => void this.takeOver(g, fence));
     fleet.on("deposed", (g, reason) => this.deposed(g, reason));
     fleet.on("change", () => this.changed());
@@ -311,7 +315,11 @@ export class FleetGlue implements SharedHooks, FenceGate {
     const now = this.h.clock.mono();
     const pipeline = this.h.pipeline();
     for (const spec of this.h.config().groups) {
-      if (spec.scope !== "shared" || this.decides(spec.name, now)) continue;
+      if (spec.scope !== "shared") continue;
+      if (this.decides(spec.name, now)) {
+        this.relay.serve(spec.name);
+        continue;
+      }
       const value = this.fleet.cachedState(spec.name);
       if (!value) continue;
       const json = JSON.stringify(value.state);

@@ -1,5 +1,8 @@
 import type { Log } from "../collector.js";
 import type { Config } from "../config/schema.js";
+import type { GroupState } from "../groups/controller.js";
+import type { GroupSpec } from "../groups/types.js";
+import type { Pipeline } from "../pipeline.js";
 import type { ReloadOutcome } from "./status.js";
 
 /** A new config to reload, or why there is none (an invalid file). */
@@ -86,4 +89,23 @@ export class ReloadQueue {
     }
     return outcome;
   }
+}
+
+/**
+ * The groups' states carried over a reload, by group name (a group whose active member is gone starts afresh); a
+ * group whose `failback.hold` changed starts again from the new hold, a hold that grew is capped by `max_hold`.
+ */
+export function carriedStates(old: Pipeline, groups: readonly GroupSpec[]): Map<string, GroupState> {
+  const oldSpecs = new Map(old.groupSpecs().map((g) => [g.name, g]));
+  const initial = new Map<string, GroupState>();
+  for (const g of groups) {
+    const s = old.groupState(g.name);
+    if (!s || !g.members.some((m) => m.name === s.active)) continue;
+    const before = oldSpecs.get(g.name);
+    if (before && before.failback.hold !== g.failback.hold) {
+      const { probation: _, ...rest } = s;
+      initial.set(g.name, { ...rest, hold: g.failback.hold });
+    } else initial.set(g.name, { ...s, hold: Math.min(s.hold, g.failback.max_hold) });
+  }
+  return initial;
 }

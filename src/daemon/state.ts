@@ -78,6 +78,21 @@ export function toDurable(s: GroupState, intents: readonly SwitchIntent[], clock
   };
 }
 
+/** Every group's durable state (and its switches not finished), for state.json. */
+export function durableGroups(
+  groups: readonly GroupSpec[],
+  state: (group: string) => GroupState | undefined,
+  intents: (group: string) => readonly SwitchIntent[],
+  clock: Clock,
+): Record<string, DurableGroupState> {
+  const out: Record<string, DurableGroupState> = {};
+  for (const g of groups) {
+    const s = state(g.name);
+    if (s) out[g.name] = toDurable(s, intents(g.name), clock);
+  }
+  return out;
+}
+
 /**
  * A group's state at start from its saved durable fields: the per-process fields as a fresh start has them
  * (`initialState`, so redundancy waits for the members to report), the durable ones overlaid, times back on

@@ -90,6 +90,25 @@ export class FleetDaemon {
     return JSON.parse(stdout);
   }
 
+  /** A CLI command against this daemon's socket; resolves with its exit code and output (never rejects). */
+  async cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    try {
+      const { stdout, stderr } = await run(
+        process.execPath,
+        [MAIN, ...args, "--socket", this.socket, "--config", this.configFile],
+        { timeout: 15_000 },
+      );
+      return { code: 0, stdout, stderr };
+    } catch (e) {
+      const x = e as { code?: number; stdout?: string; stderr?: string };
+      return {
+        code: typeof x.code === "number" ? x.code : 1,
+        stdout: x.stdout ?? "",
+        stderr: x.stderr ?? "",
+      };
+    }
+  }
+
   /** `standby status` as text. */
   async statusText(): Promise<string> {
     const { stdout } = await run(

@@ -108,6 +108,32 @@ describe.skipIf(missing !== undefined)("fleet mode: two daemons share a group", 
     expect([...d[0]!.actions(), ...d[1]!.actions()]).toEqual([]);
   }, 30_000);
 
+  it("a command given to a follower is forwarded to the leader, which runs it and answers", async () => {
+    // d1 follows d2 now.
+    const t0 = Date.now();
+    const pin = await d[0]!.cli("pin", "vip", "r1", "--reason", "maintenance window");
+    console.log(`forwarded pin: the CLI returned after ${Date.now() - t0} ms (node start included)`);
+    expect(pin.code, pin.stderr).toBe(0);
+    expect(pin.stdout).toMatch(/pinned vip\/r1 .*via d1/);
+    const onLeader = d[1]!.groupEvents("pinned")[0] as { who?: string; operator_reason?: string } | undefined;
+    expect(onLeader?.who).toMatch(/^uid \d+.* via d1$/);
+    expect(onLeader?.operator_reason).toBe("maintenance window");
+    expect(d[0]!.groupEvents("pinned")).toEqual([]); // the follower ran nothing itself
+    await waitFor(
+      "the follower to adopt the pin",
+      async () => (await d[0]!.status()).groups[0].pin?.member === "r1",
+    );
+    const bad = await d[0]!.cli("pin", "vip", "nobody");
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/group "vip" has no member "nobody"/);
+    const unpin = await d[0]!.cli("unpin", "vip");
+    expect(unpin.code, unpin.stderr).toBe(0);
+    await waitFor("the pin gone on both", async () => {
+      const [a, b] = await Promise.all(d.map((x) => x.status()));
+      return a.groups[0].pin === undefined && b.groups[0].pin === undefined;
+    });
+  }, 30_000);
+
   it("etcd quorum lost: r1 fails, no shared switch, events say why; quorum back: one failover with the votes", async () => {
     await topo.etcd.kill(1);
     await topo.etcd.kill(2);

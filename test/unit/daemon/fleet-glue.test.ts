@@ -90,6 +90,7 @@ function setup() {
     intents: () => [],
     resume: (_g, intents, fence) => resumed.push({ intents, fence }),
     handle: (out: Output) => events.push(...out.events),
+    runCommand: async () => ({ ok: true, events: [] }),
   };
   return { spec, pipeline, fake, events, resumed, host, tick: (ms: number) => (now += ms) };
 }
