@@ -9,13 +9,21 @@
 #   /usr/lib/standby/            the program: dist/ (compiled), package.json, package-lock.json, the production
 #                                node_modules only (npm ci --omit=dev), rules/ and grafana/ examples,
 #                                scripts/node-options (the V8 options the service runs with)
+#   /usr/lib/standby/examples/   configs to start a failover group from: etc/standby.yaml (two uplinks, route
+#                                actions) and etc/server.yaml (hardware drains a server, http actions), their rules:
+#                                naming /usr/lib/standby/rules/ and the API token below, so a copy works anywhere;
+#                                read-only, replaced on each install (copy one to /etc/standby/standby.yaml to use it)
 #   /usr/bin/standby             a small sh wrapper: the absolute path of a Node.js >= 20 (found now) + the program
 #   /usr/lib/systemd/system/standby.service   systemd/standby.service as it is
 #   /usr/lib/sysusers.d/standby.conf          systemd/standby.sysusers: the group standby
-#   /etc/standby/standby.yaml    from etc/standby.yaml (rules: /etc/standby/rules.d/*.yaml, state_dir:
-#                                /var/lib/standby, api token below), 0640 root:standby; never overwritten: an
-#                                existing file that differs is kept and the new one written beside it as .dist
-#   /etc/standby/rules.d/*.yaml  the rule files etc/standby.yaml uses (the same rule for existing files)
+#   /etc/standby/standby.yaml    OBSERVE-ONLY, from etc/default.yaml (no member has an action: starting the service
+#                                changes nothing on the host), with rules: /etc/standby/rules.d/*.yaml, state_dir:
+#                                /var/lib/standby, the default API socket and the token below; 0640 root:standby;
+#                                never overwritten: an existing file that differs is kept and the new one written
+#                                beside it as .dist (an earlier install's two-uplink example too: a note says so)
+#   /etc/standby/rules.d/*.yaml  the rule files etc/default.yaml uses (the same rule for existing files; on an
+#                                upgrade that keeps a standby.yaml, a rule file it did not have is written as
+#                                NAME.yaml.dist, so that the kept config's rules.d/*.yaml loads what it did before)
 #   /etc/standby/api.token       32 random bytes in hex, 0600 root; created only when missing
 #   /var/lib/standby/            state (created; systemd's StateDirectory= also does)
 #   group standby                (groupadd --system; not with DESTDIR)
@@ -24,7 +32,7 @@
 # The wrapper runs the `node` found on PATH after scripts/node-path.sh (the system's if >= 20, else the Node 20
 # that setup.sh installed under npm's global prefix); STANDBY_NODE=/path/to/node chooses another (packagers: the
 # target's Node). STANDBY_INSTALL_RELOCATABLE=1 (with DESTDIR; for tests) writes $DESTDIR-prefixed absolute paths
-# into the wrapper and standby.yaml, so that the installed program runs from the temporary root.
+# into the wrapper, standby.yaml and the examples, so that the installed program runs from the temporary root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -110,6 +118,13 @@ else
   die "$node_bin is not executable"
 fi
 
+# The API token, unless the config $1 names one already: api: { listen: ... } → api: { listen: ..., token: ... }
+add_token() {
+  if ! grep -q '^[^#]*api\.token' "$1"; then
+    sed -i -e "s|^api: *{\([^}]*[^ }]\) *}|api: {\1, token: { file: $at$ETC/api.token }}|" "$1"
+  fi
+}
+
 # --- the program: staged beside the old one, then swapped in ---------------------------------------------------
 lib=$DESTDIR$LIB
 new=$lib.new
@@ -122,6 +137,23 @@ rm -rf "$new/node_modules/.bin"
 cp -r dist/src dist/collectors "$new/dist/"
 rm -rf "$new"/dist/collectors/*/test
 cp -r rules grafana "$new/"
+# The examples: etc/*.yaml but the default (which becomes /etc/standby/standby.yaml below). Their rule files by
+# absolute path under $LIB/rules (a copy in /etc/standby finds them), the API token added, their "check it"
+# comment naming the installed file.
+mkdir -p "$new/examples"
+for ex in etc/*.yaml; do
+  name=$(basename "$ex")
+  [ "$name" != default.yaml ] || continue
+  {
+    echo "# Installed by scripts/install.sh from etc/$name; replaced on each install. To use it: copy it to"
+    echo "# $at$ETC/standby.yaml, edit it, standby check, systemctl reload standby (README: Your first failover group)."
+    sed -e "/^# Relative to this file's directory/,/^# rules\/gateway.yaml/d" \
+      -e "/^rules:/s|\.\./rules/|$at$LIB/rules/|g" -e "s|/etc/standby/|$at$ETC/|g" \
+      -e "s|^state_dir: /var/lib/standby\$|state_dir: $at$STATE|" -e "s|--config etc/$name|--config $at$LIB/examples/$name|" "$ex"
+  } >"$new/examples/$name"
+  add_token "$new/examples/$name"
+  grep -q "^rules: \[$at$LIB/rules/" "$new/examples/$name" || die "etc/$name has no one-line \`rules: [../rules/...]\` list"
+done
 if [ -f scripts/node-options ]; then cp scripts/node-options "$new/scripts/"; fi
 find "$new" -type d -exec chmod 0755 {} +
 find "$new" -type f -exec chmod 0644 {} +
@@ -178,38 +210,57 @@ install_config() {
   fi
 }
 
-# The rule files etc/standby.yaml uses (its one-line `rules: [...]`), by their names.
-rule_list=$(sed -n 's/^rules: *\[\(.*\)\] *\(#.*\)\{0,1\}$/\1/p' etc/standby.yaml)
-[ -n "$rule_list" ] || die "etc/standby.yaml has no one-line \`rules: [...]\` list (install.sh reads it)"
-IFS=', ' read -r -a rule_files <<<"$rule_list"
-for f in "${rule_files[@]}"; do
-  [ -n "$f" ] || continue
-  [ -f "rules/$(basename "$f")" ] || die "etc/standby.yaml names $f, which is not in rules/"
-  install_config "rules/$(basename "$f")" "$ETC/rules.d/$(basename "$f")"
-done
-
+# /etc/standby/standby.yaml: etc/default.yaml, observe-only, with the installed paths. Its leading comment (about
+# scripts/run.sh and ../state) gives way to one about the installed file; its api.socket (../state/api.sock)
+# goes, so that the default /run/standby/api.sock (the unit's RuntimeDirectory) is used.
 conf=$(mktemp "${TMPDIR:-/tmp}/sb-install.XXXXXX")
 trap 'rm -f "$conf"' EXIT
 {
-  echo "# Installed by scripts/install.sh from etc/standby.yaml. Rules: $at$ETC/rules.d/*.yaml (more examples in"
-  echo "# $at$LIB/rules/). Check it with: standby check --config $at$ETC/standby.yaml"
-  sed -e "s|/etc/standby/|$at$ETC/|g" \
+  echo "# Installed by scripts/install.sh from etc/default.yaml: OBSERVE-ONLY. It watches this host and its default"
+  echo "# gateway and switches nothing (no member has an action), so starting the service changes nothing here."
+  echo "# To fail over, start from an example in $at$LIB/examples/ (README: Your first failover group)."
+  echo "# Rules: $at$ETC/rules.d/*.yaml (more in $at$LIB/rules/). Check it with: standby check --config $at$ETC/standby.yaml"
+  sed -e '1,/^[^#]/{/^#/d}' \
+    -e "s|/etc/standby/|$at$ETC/|g" \
     -e "s|^state_dir:.*|state_dir: $at$STATE|" \
-    -e "s|^rules:.*|rules: [\"$at$ETC/rules.d/*.yaml\"]|" -e "s|--config etc/standby.yaml|--config $at$ETC/standby.yaml|" \
-    -e "/^# Relative to this file's directory/,/^# rules\/gateway.yaml/d" etc/standby.yaml
+    -e "s|^rules:.*|rules: [\"$at$ETC/rules.d/*.yaml\"]|" \
+    -e "s|^api: *{ *socket: *[^,}]*, *|api: {|" etc/default.yaml
 } >"$conf"
-# The API token, unless the example names one already: api: { listen: ... } → api: { listen: ..., token: ... }
-if ! grep -q '^[^#]*api\.token' "$conf"; then
-  sed -i -e "s|^api: *{\(.*[^ ]\) *} *\$|api: {\1, token: { file: $at$ETC/api.token }}|" "$conf"
-fi
+add_token "$conf"
 # A relocatable (test) install has its socket inside DESTDIR too (the default is /run/standby/api.sock).
 if [ -n "$at" ]; then
-  sed -i -e "s|^api: *{|api: { socket: $at/run/standby/api.sock,|" "$conf"
+  sed -i -e "s|^api: *{ *|api: { socket: $at/run/standby/api.sock, |" "$conf"
 fi
 if ! grep -q "^state_dir: $at$STATE\$" "$conf" || ! grep -q "^rules: \[\"$at$ETC/rules.d/\*.yaml\"\]\$" "$conf" ||
-  ! grep -q "^[^#]*$at$ETC/api.token" "$conf"; then
-  die "etc/standby.yaml no longer has the state_dir:, rules: and api: lines install.sh rewrites"
+  ! grep -q "^api: {[^#]*$at$ETC/api.token" "$conf" || grep -q '^[^#]*socket: \.\./' "$conf"; then
+  die "etc/default.yaml no longer has the state_dir:, rules: and api: lines install.sh rewrites"
 fi
+# What makes it safe: no member with an action (the loader-based check is test/integration/install.test.ts).
+if grep -Eq '(activate|deactivate): *((#.*)?$|[^[ #]|\[ *[^] ])' "$conf"; then
+  die "etc/default.yaml has a member with activate:/deactivate: actions; the installed default must have none"
+fi
+
+# An upgrade that keeps a standby.yaml of the user's (or an earlier install's) must not change what it loads:
+# its rules: may be rules.d/*.yaml, so a rule file it did not have goes in as NAME.yaml.dist.
+config_kept=0
+if [ -e "$DESTDIR$ETC/standby.yaml" ] && ! cmp -s "$conf" "$DESTDIR$ETC/standby.yaml"; then config_kept=1; fi
+new_rules=()
+# The rule files etc/default.yaml uses (its one-line `rules: [...]`), by their names.
+rule_list=$(sed -n 's/^rules: *\[\(.*\)\] *\(#.*\)\{0,1\}$/\1/p' etc/default.yaml)
+[ -n "$rule_list" ] || die "etc/default.yaml has no one-line \`rules: [...]\` list (install.sh reads it)"
+IFS=', ' read -r -a rule_files <<<"$rule_list"
+for f in "${rule_files[@]}"; do
+  [ -n "$f" ] || continue
+  n=$(basename "$f")
+  [ -f "rules/$n" ] || die "etc/default.yaml names $f, which is not in rules/"
+  if [ "$config_kept" = 1 ] && [ ! -e "$DESTDIR$ETC/rules.d/$n" ]; then
+    install -m 0640 "${owner[@]}" "rules/$n" "$DESTDIR$ETC/rules.d/$n.dist"
+    new_rules+=("$ETC/rules.d/$n")
+  else
+    install_config "rules/$n" "$ETC/rules.d/$n"
+  fi
+done
+
 install_config "$conf" "$ETC/standby.yaml"
 
 token=$DESTDIR$ETC/api.token
@@ -229,6 +280,14 @@ say "installed $lib, $DESTDIR$BIN (Node.js $node_version: $node_bin) and $DESTDI
 for f in "${kept[@]}"; do
   say "kept your $f; the new version is $f.dist (diff -u $f $f.dist)"
 done
+if [ "$config_kept" = 1 ] && grep -q '^# Installed by scripts/install.sh from etc/standby.yaml\. Rules:' "$DESTDIR$ETC/standby.yaml"; then
+  say "NOTE: $DESTDIR$ETC/standby.yaml is the two-uplink example an earlier install put there: its route actions"
+  say "  move the default route to the example gateways (10.200.1.1, 10.200.2.1) unless you changed them. It is kept"
+  say "  (a running service may use it); the new default, observe-only (no actions), is $DESTDIR$ETC/standby.yaml.dist."
+  say "  To switch to it: cp $ETC/standby.yaml.dist $ETC/standby.yaml$(for r in "${new_rules[@]}"; do printf '; mv %s.dist %s' "$r" "$r"; done); standby check; systemctl reload standby"
+elif [ "${#new_rules[@]}" -gt 0 ]; then
+  say "kept your $DESTDIR$ETC/standby.yaml, so the new rule files are beside it as .dist: ${new_rules[*]/%/.dist}"
+fi
 if [ -n "$DESTDIR" ]; then
   cat <<EOF
 install: DESTDIR: files only. A package's postinst must do the rest:
@@ -246,7 +305,8 @@ if systemd_runs; then
   if systemctl is-active --quiet standby.service; then
     say "standby.service runs the previous version: systemctl restart standby (its state survives a restart)"
   fi
-  say "next: edit $ETC/standby.yaml, standby check, systemctl enable --now standby"
+  say "next: standby check; systemctl enable --now standby (observe-only: it switches nothing). To fail over, start"
+  say "  from $LIB/examples/ (copy one to $ETC/standby.yaml, edit, standby check, systemctl reload standby)"
 else
   say "systemd is not running here: no daemon-reload; start it with: standby run --config $ETC/standby.yaml"
 fi

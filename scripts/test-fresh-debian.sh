@@ -8,7 +8,7 @@
 # background, then `node dist/src/cli/main.js status --config etc/default.yaml` (with scripts/node-path.sh's PATH)
 # until it answers. Prints the time from clone to a running monitor, when each set-up step was done, and the
 # Node.js the monitor runs on; then runs scripts/install.sh there and `standby check` on the installed config (the
-# installed daemon is not started: its example config has route actions). Stops the monitor, unmounts and removes
+# installed config is observe-only, but the daemon is not started: the monitor holds 127.0.0.1:9477). Stops the monitor, unmounts and removes
 # everything at the end (KEEP=1 keeps the root for a look; it is still unmounted). The chroot shares this host's network (apt and npm need it): the
 # monitor probes this host's default gateway and its API takes 127.0.0.1:9477, which must be free. etc/default.yaml
 # has no switching actions. This host's local CAs (/usr/local/share/ca-certificates) are copied in: behind a
@@ -171,6 +171,6 @@ in_root 'cd /root/standby && scripts/install.sh' 2>&1 | sed 's/^/  | /'
 echo "  wrapper: $(grep '^exec' "$root/usr/bin/standby")"
 in_root 'standby check --config /etc/standby/standby.yaml' 2>&1 | sed 's/^/  | /'
 echo "  again, after a change to standby.yaml, then --uninstall:"
-in_root 'sed -i "s/hold: 30s/hold: 45s/" /etc/standby/standby.yaml && cd /root/standby && scripts/install.sh | grep kept &&
+in_root 'sed -i "s/type: os, interval: 10s/type: os, interval: 15s/" /etc/standby/standby.yaml && cd /root/standby && scripts/install.sh | grep kept &&
   ls -l /etc/standby && scripts/install.sh --uninstall && ls /usr/lib/standby /usr/bin/standby 2>&1; ls /etc/standby' 2>&1 |
   sed 's/^/  | /'
