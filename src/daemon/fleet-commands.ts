@@ -66,27 +66,29 @@ export class CommandRelay {
       if (served.has(id)) continue;
       served.add(id);
       const req = parseRequest(json);
-      this.commands = this.commands.then(async () => {
-        if (this.fenceOf(group) !== fence) return; // no longer leads: the next leader serves it
-        // Taken in etcd first (withdrawn by the follower meanwhile, or not ours to take: not run).
-        if (!(await takeCommand(this.fleet, group, fence, id).catch(() => false))) return;
-        const cmd = req?.command;
-        const command =
-          cmd && "until" in cmd && cmd.until !== undefined
-            ? { ...cmd, until: fromWall(cmd.until, this.h.clock) }
-            : cmd;
-        const r = command
-          ? await this.h.runCommand(group, command, {
-              ...(req?.by ? { by: req.by } : {}),
-              who: `${req?.who ?? "operator"} via ${req?.from}`,
-              ...(req?.reason ? { reason: req.reason } : {}),
-            })
-          : { ok: false, error: "not a command", events: [] };
-        await answerCommand(this.fleet, group, fence, id, { ...r, leader: this.fleet.name }).catch(
-          (e: Error) =>
-            this.h.log.warn({ group, id, err: e.message }, "could not answer a forwarded command"),
-        );
-      });
+      this.commands = this.commands
+        .then(async () => {
+          if (this.fenceOf(group) !== fence) return; // no longer leads: the next leader serves it
+          // Taken in etcd first (withdrawn by the follower meanwhile, or not ours to take: not run).
+          if (!(await takeCommand(this.fleet, group, fence, id).catch(() => false))) return;
+          const cmd = req?.command;
+          const command =
+            cmd && "until" in cmd && cmd.until !== undefined
+              ? { ...cmd, until: fromWall(cmd.until, this.h.clock) }
+              : cmd;
+          const r = command
+            ? await this.h.runCommand(group, command, {
+                ...(req?.by ? { by: req.by } : {}),
+                who: `${req?.who ?? "operator"} via ${req?.from}`,
+                ...(req?.reason ? { reason: req.reason } : {}),
+              })
+            : { ok: false, error: "not a command", events: [] };
+          await answerCommand(this.fleet, group, fence, id, { ...r, leader: this.fleet.name }).catch(
+            (e: Error) =>
+              this.h.log.warn({ group, id, err: e.message }, "could not answer a forwarded command"),
+          );
+        })
+        .catch((e: Error) => this.h.log.error({ group, id, err: e.message }, "a forwarded command failed"));
     }
     // Forget ids no longer pending (answered, withdrawn): the set stays as small as the queue.
     const pending = this.fleet.votes.commandsOf(group);
