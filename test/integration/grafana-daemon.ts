@@ -13,6 +13,12 @@
  *   reads this host: nic.* need an interface besides lo, fs.* a local filesystem that is not a pseudo one
  *   (tmpfs, overlay...) — as on any VM.
  * - `edge-02` runs two probes and the group `wan` (a second host for `$host`, `$group` and "All").
+ * - Both are one fleet (docs/fleet.md) on a real 3-member etcd (test/peers/etcd.ts, TTL 2 s) with the shared group
+ *   `vip`: `vip-1` healthy (a probe to gw-b's listener), `vip-2` unhealthy (a probe to a closed port), so
+ *   `votes_unhealthy` of vip-2 is 2. `web-01.example` starts first and leads (`leader_elected`); `edge-02` starts
+ *   once it leads. After the failback, web-01.example's etcd lease is revoked (etcdctl): it records
+ *   `fleet_unavailable`, `leader_lost` and, with a new lease, `fleet_available`; edge-02 takes the lead
+ *   (`leader_elected`) — every kind the "Fleet" annotation shows but `switch_fenced`, in about 1 s.
  *
  * `standby_sink` is written at the daemon's 10 s metrics tick only; "Sink points per second" is a derivative, so
  * the run waits for two ticks (about 20 s after start).
@@ -23,13 +29,20 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { assertBuilt, MAIN } from "../e2e/daemon-harness.js";
+import { Etcd } from "../peers/etcd.js";
 import { Influxd } from "../peers/influxd.js";
 import { COMMUNITY, DEFAULT_STATE, Snmpd } from "../peers/snmpd.js";
 import { DB } from "./grafana-queries.js";
 
 export const HOST = "web-01.example";
 export const EDGE = "edge-02";
-export const GROUPS: Record<string, string[]> = { [HOST]: ["db-vip", "uplink"], [EDGE]: ["wan"] };
+/** The shared group (fleet mode) both hosts run: `HOST` leads it, then `EDGE` (their names in the fleet: `FLEET_NAME`). */
+export const SHARED = "vip";
+export const FLEET_NAME: Record<string, string> = { [HOST]: "web-01", [EDGE]: "edge-02" };
+export const GROUPS: Record<string, string[]> = {
+  [HOST]: ["db-vip", "uplink", SHARED],
+  [EDGE]: [SHARED, "wan"],
+};
 
 // The captures are not copied to dist/: from a compiled copy too, the source tree's.
 const COLLECTORS = join(resolve(import.meta.dirname, "../..").replace(/\/dist$/, ""), "collectors");
@@ -104,6 +117,7 @@ export class DashboardRun {
   readonly dir = mkdtempSync(join(tmpdir(), "sb-grafana-"));
   readonly influxd = new Influxd({ dir: join(this.dir, "influxd") });
   readonly snmpd = new Snmpd();
+  readonly etcd = new Etcd({ dir: join(this.dir, "etcd") });
   private readonly daemons: DaemonProcess[] = [];
   private gwA: Server | undefined;
   private gwB: Server | undefined;
@@ -147,11 +161,26 @@ export class DashboardRun {
     assertBuilt();
     this.t0 = Date.now();
     const state = structuredClone(DEFAULT_STATE);
-    await Promise.all([this.influxd.start(), this.snmpd.start(state)]);
+    await Promise.all([this.influxd.start(), this.snmpd.start(state), this.etcd.start()]);
     this.gwA = await listen();
     this.gwB = await listen();
     const [a, b] = [portOf(this.gwA), portOf(this.gwB)];
-    this.note("influxd, snmpd and the gateways' listeners up");
+    // A port nothing listens on: vip-2's probe fails (connection refused).
+    const closed = await listen();
+    const c = portOf(closed);
+    await new Promise((r) => closed.close(r));
+    this.note("influxd, snmpd, etcd and the gateways' listeners up");
+    const prefix = `/sb-grafana-${process.pid}`;
+    const fleet = (host: string) => [
+      `  - name: ${SHARED}`,
+      "    scope: shared",
+      "    members:",
+      member("vip-1", 100, "vip-1-down"),
+      member("vip-2", 50, "vip-2-down"),
+      `cluster: {etcd: [${this.etcd.endpoints.join(", ")}], lease_ttl: 2s, name: ${FLEET_NAME[host]}, prefix: ${prefix}}`,
+    ];
+    const fleetProbes = [probe("vip-1", b, 100), probe("vip-2", c, 100)];
+    const fleetRules = [probeRule("vip-1-down", "vip-1"), probeRule("vip-2-down", "vip-2")];
 
     const sink = `sinks:\n  influx: {url: "${this.influxd.url}", database: ${DB}, timeout: 2s, flush_interval: 200ms}\n`;
     // web-01.example: every kind of collector.
@@ -181,6 +210,7 @@ export class DashboardRun {
         '  - {name: disk-failing, metric: smart.health, problem: "== failed", severity: warning}',
         '  - {name: md-not-clean, metric: md.array, problem: "in [warning, failed]", severity: warning}',
         '  - {name: switch-port-down, metric: snmp.if.oper_status, labels: {ifName: "Gi0/1"}, problem: "== failed", severity: warning}',
+        ...fleetRules,
         "",
       ].join("\n"),
     );
@@ -203,6 +233,7 @@ export class DashboardRun {
         "    interval: 1s",
         `    target: {host: 127.0.0.1, port: ${this.snmpd.port}, community: ${COMMUNITY}, timeout: 400ms, retries: 1}`,
         "    profiles: [if, cisco-envmon]",
+        ...fleetProbes,
         "groups:",
         "  - name: uplink",
         "    members:",
@@ -213,6 +244,7 @@ export class DashboardRun {
         "    members:",
         member("db-1", 100, "gw-b-down"),
         member("db-2", 50, "gw-b-down"),
+        ...fleet(HOST),
         sink,
       ].join("\n"),
     );
@@ -221,7 +253,9 @@ export class DashboardRun {
     mkdirSync(edge);
     writeFileSync(
       join(edge, "rules.yaml"),
-      ["rules:", probeRule("wan-1-down", "wan-1"), probeRule("wan-2-down", "wan-2"), ""].join("\n"),
+      ["rules:", probeRule("wan-1-down", "wan-1"), probeRule("wan-2-down", "wan-2"), ...fleetRules, ""].join(
+        "\n",
+      ),
     );
     writeFileSync(
       join(edge, "standby.yaml"),
@@ -233,19 +267,29 @@ export class DashboardRun {
         "collectors:",
         probe("wan-1", b, 100),
         probe("wan-2", b, 100),
+        ...fleetProbes,
         "groups:",
         "  - name: wan",
         "    members:",
         member("wan-1", 100, "wan-1-down"),
         member("wan-2", 50, "wan-2-down"),
+        ...fleet(EDGE),
         sink,
       ].join("\n"),
     );
-    this.daemons.push(
-      new DaemonProcess(HOST, join(web, "standby.yaml")),
-      new DaemonProcess(EDGE, join(edge, "standby.yaml")),
-    );
+    // HOST first, and EDGE once HOST leads the shared group: the leader (and its leader_elected) is HOST's.
+    this.daemons.push(new DaemonProcess(HOST, join(web, "standby.yaml")));
     const started = Date.now();
+    await this.until(
+      async () =>
+        // "database not found" until the sink created it
+        (await this.count(
+          `SELECT count("text") FROM "standby_event" WHERE "host" = '${HOST}' AND "kind" = 'leader_elected' AND "group" = '${SHARED}'`,
+        ).catch(() => 0)) > 0,
+      20_000,
+      `${HOST} leads ${SHARED}`,
+    );
+    this.daemons.push(new DaemonProcess(EDGE, join(edge, "standby.yaml")));
     await this.until(
       async () => this.daemons.every((d) => d.stderr.includes('"standby started"')),
       20_000,
@@ -293,6 +337,35 @@ export class DashboardRun {
       "the failback of uplink",
     );
 
+    // The fleet's leader changes: HOST's lease is revoked in etcd (its keys, the leader key too, go at once), EDGE's
+    // waiting candidate key leads (leader_elected), HOST finds its lease gone (fleet_unavailable, leader_lost) and
+    // takes a new one (fleet_available; the fleet's own events have no group).
+    await this.until(
+      async () =>
+        this.etcd
+          .etcdctl(["get", "--prefix", "--keys-only", `${prefix}/groups/${SHARED}/leader/`])
+          .stdout.includes(`/leader/${FLEET_NAME[EDGE]}`),
+      10_000,
+      `${EDGE} campaigns for ${SHARED}`,
+    );
+    const inst = this.etcd.etcdctl(["get", `${prefix}/instances/${FLEET_NAME[HOST]}`, "-w", "json"]);
+    const lease = inst.stdout.match(/"lease":(\d+)/)?.[1]; // an int64: not through JSON.parse
+    if (lease === undefined) throw new Error(`no lease of ${HOST} in etcd: ${inst.stdout} ${inst.stderr}`);
+    const revoked = this.etcd.etcdctl(["lease", "revoke", BigInt(lease).toString(16)]);
+    if (revoked.status !== 0) throw new Error(`etcdctl lease revoke: ${revoked.stderr}`);
+    const fleetEvent = async (host: string, kind: string) =>
+      (await this.count(
+        `SELECT count("text") FROM "standby_event" WHERE "host" = '${host}' AND "kind" = '${kind}'`,
+      )) > 0;
+    await this.until(
+      async () =>
+        (await fleetEvent(HOST, "leader_lost")) &&
+        (await fleetEvent(HOST, "fleet_available")) &&
+        (await fleetEvent(EDGE, "leader_elected")),
+      10_000,
+      `${HOST}'s lease revoked: ${EDGE} leads ${SHARED}`,
+    );
+
     // Every measurement the dashboards query, from HOST; standby_sink in two 10 s intervals (two ticks).
     let missing = [...measurements];
     const present = async () => {
@@ -318,12 +391,13 @@ export class DashboardRun {
     );
   }
 
-  /** Stops the daemons (and what they left), the listeners, snmpd and influxd; removes the directory. */
+  /** Stops the daemons (and what they left), the listeners, snmpd, etcd and influxd; removes the directory. */
   async stop(): Promise<void> {
     await Promise.all(this.daemons.map((d) => d.stop()));
     this.gwA?.close();
     this.gwB?.close();
     await this.snmpd.close();
+    await this.etcd.destroy();
     await this.influxd.destroy();
     rmSync(this.dir, { recursive: true, force: true });
   }

@@ -4,16 +4,20 @@
  * and tag they name checked against the collectors' metric catalogue and the influx sink's schema, and every panel
  * target, annotation and template variable query run — `$timeFilter`, `$__interval` and the variables substituted
  * as Grafana does — against a real influxd that the real daemon wrote to (grafana-daemon.ts: every kind of
- * collector, a failover and a failback): a query that errors or finds no series fails, naming the dashboard, the
- * panel, the refId and the query. Under CI=true a missing influxd or snmpd fails the run.
+ * collector, a failover and a failback, a shared group on a real etcd): a query that errors or finds no series
+ * fails, naming the dashboard, the panel, the refId and the query. The one-group run of a query in the row "Fleet
+ * (shared groups)" or of the "Fleet" annotation chooses the shared group, the others `uplink` (a local group has
+ * no leader nor votes). Under CI=true a missing influxd, snmpd, etcd or etcdctl fails the run.
  */
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { failInCiWhenMissing } from "../peers/ci.js";
+import { etcdMissing } from "../peers/etcd.js";
 import { Influxd } from "../peers/influxd.js";
 import { snmpdMissing } from "../peers/snmpd.js";
-import { DashboardRun, EDGE, GROUPS, HOST } from "./grafana-daemon.js";
+import { DashboardRun, EDGE, FLEET_NAME, GROUPS, HOST, SHARED } from "./grafana-daemon.js";
 import {
   allPanels,
   DB,
@@ -21,6 +25,7 @@ import {
   dashboards,
   files,
   parsed,
+  type Query,
   queriesOf,
   SCHEMA,
   substitute,
@@ -154,8 +159,17 @@ describe("grafana dashboards: structure", () => {
 });
 
 // --- every query against a real influxd the real daemon wrote to ----------------------------------------------------
-const missing = Influxd.missing() ?? snmpdMissing();
+// etcdctl (etcd-client) revokes a lease in the run (grafana-daemon.ts).
+const etcdctlMissing = () =>
+  spawnSync("sh", ["-c", "command -v etcdctl"]).status !== 0
+    ? "etcdctl is not installed (apt-get install etcd-client; scripts/test-deps.sh)"
+    : undefined;
+const missing = Influxd.missing() ?? snmpdMissing() ?? etcdMissing() ?? etcdctlMissing();
 failInCiWhenMissing("grafana dashboards against the daemon's data in influxd", missing);
+
+/** The overview's fleet row, and its annotation: their one-group run chooses the shared group. */
+const FLEET_ROW = "Fleet (shared groups)";
+const isFleet = (q: Query) => q.row === FLEET_ROW || q.panel.startsWith('annotation "Fleet');
 
 /**
  * The measurements the dashboards query (every FROM) that the schema knows: the run waits for these. A misspelled
@@ -181,7 +195,7 @@ describe.skipIf(missing !== undefined)("grafana dashboards against the daemon's 
     influxd = run.influxd;
     await run.start(measurements);
     console.log(`the daemons' run:\n  ${run.log.join("\n  ")}`);
-  }, 60_000);
+  }, 75_000);
   afterAll(async () => {
     await run?.stop();
   }, 30_000);
@@ -212,6 +226,55 @@ describe.skipIf(missing !== undefined)("grafana dashboards against the daemon's 
       `SELECT last("active") FROM "standby_group" WHERE "host" = '${HOST}' AND "group" = 'uplink'`,
     );
     expect(active[0]!.values[0]![1]).toBe("isp-a");
+  });
+
+  it("the fleet staged what the fleet row shows: a leader change (HOST, then EDGE), seen by both hosts, votes", async () => {
+    const group = await run.q(
+      `SELECT last("leader"), last("is_leader") FROM "standby_group" WHERE "group" = '${SHARED}' GROUP BY "host"`,
+    );
+    expect(Object.fromEntries(group.map((s) => [s.tags!.host, s.values[0]!.slice(1)]))).toEqual({
+      [HOST]: [FLEET_NAME[EDGE], 0],
+      [EDGE]: [FLEET_NAME[EDGE], 1],
+    });
+    const fence = await run.q(
+      `SELECT last("fence") FROM "standby_group" WHERE "group" = '${SHARED}' AND "host" = '${EDGE}'`,
+    );
+    expect(fence[0]!.values[0]![1]).toMatch(/./);
+    const votes = await run.q(
+      `SELECT max("votes_unhealthy"), max("votes_healthy") FROM "standby_member" WHERE "group" = '${SHARED}' AND "host" = '${HOST}' GROUP BY "member"`,
+    );
+    expect(Object.fromEntries(votes.map((s) => [s.tags!.member, s.values[0]!.slice(1)]))).toEqual({
+      "vip-1": [0, 2],
+      "vip-2": [2, 0],
+    });
+    const events = await run.q(
+      `SELECT "text" FROM "standby_event" WHERE "kind" =~ /^(leader|fleet)/ GROUP BY "host", "kind"`,
+    );
+    expect(events.map((s) => `${s.tags!.host} ${s.tags!.kind}`)).toEqual(
+      expect.arrayContaining([
+        `${EDGE} leader_elected`,
+        `${HOST} leader_elected`,
+        `${HOST} leader_lost`,
+        `${HOST} fleet_unavailable`,
+        `${HOST} fleet_available`,
+      ]),
+    );
+    // The fleet row's panels show shared groups only: nothing for the local ones (no leader, no votes).
+    const local = { host: [HOST, EDGE], group: ["db-vip", "uplink", "wan"] };
+    for (const q of parsed()
+      .flatMap(({ file, d }) => queriesOf(file, d))
+      .filter((x) => x.row === FLEET_ROW))
+      expect(await run.q(substitute(q.query, local)), q.panel).toEqual([]);
+    // The fleet annotation shows the fleet's own events (no group tag) whatever $group is: here a local group.
+    const anno = parsed()
+      .flatMap(({ file, d }) => queriesOf(file, d))
+      .find((q) => q.panel === 'annotation "Fleet: leaders and etcd"')!.query;
+    const rows = await run.q(substitute(anno, { host: [HOST], group: ["uplink"] }));
+    const kind = rows[0]!.columns.indexOf("kind");
+    expect([...new Set(rows[0]!.values.map((v) => v[kind]))].sort()).toEqual([
+      "fleet_available",
+      "fleet_unavailable",
+    ]);
   });
 
   it("panels the daemon's data changed: PSU power has the supplies' own wattage, Rule state changes no snapshots", async () => {
@@ -262,12 +325,13 @@ describe.skipIf(missing !== undefined)("grafana dashboards against the daemon's 
   it("every panel target, annotation and variable query returns series (one host and group, and All)", async () => {
     const failures: string[] = [];
     let ran = 0;
-    for (const vars of [
+    for (const set of [
       { host: [HOST], group: ["uplink"] },
-      { host: [HOST, EDGE], group: [...GROUPS[HOST]!, ...GROUPS[EDGE]!] },
+      { host: [HOST, EDGE], group: [...new Set([...GROUPS[HOST]!, ...GROUPS[EDGE]!])] },
     ])
       for (const { file, d } of parsed())
         for (const q of queriesOf(file, d)) {
+          const vars = set.group.length === 1 && isFleet(q) ? { ...set, group: [SHARED] } : set;
           const text = substitute(q.query, vars);
           const why = await problem(influxd, text);
           ran++;

@@ -51,6 +51,8 @@ export interface Dashboard {
 export interface Query {
   dashboard: string;
   panel: string;
+  /** The title of the row the panel is in (undefined: above every row, or an annotation or variable). */
+  row?: string;
   refId: string;
   query: string;
 }
@@ -68,14 +70,18 @@ export function allPanels(d: Dashboard): Panel[] {
 /** Every query of a dashboard: panel targets, annotations, template variables. */
 export function queriesOf(file: string, d: Dashboard): Query[] {
   const out: Query[] = [];
-  for (const p of allPanels(d))
+  let row: string | undefined;
+  for (const p of allPanels(d)) {
+    if (p.type === "row") row = p.title;
     for (const t of p.targets ?? [])
       out.push({
         dashboard: file,
         panel: p.title ?? `#${p.id}`,
+        ...(row !== undefined ? { row } : {}),
         refId: t.refId ?? "?",
         query: t.query ?? "",
       });
+  }
   for (const a of d.annotations?.list ?? [])
     if (a.datasource?.uid === DS_UID)
       out.push({
@@ -143,11 +149,27 @@ export const SCHEMA: Record<string, Measurement> = {
       switching: I,
       frozen: I,
       pinned: I,
+      // a shared group (fleet mode)
+      leader: S,
+      is_leader: I,
+      fence: S,
     },
   },
   standby_member: {
     tags: ["host", "group", "member"],
-    fields: { health: S, health_value: I, healthy: I, active: I, priority: I, reason: S },
+    fields: {
+      health: S,
+      health_value: I,
+      healthy: I,
+      active: I,
+      priority: I,
+      reason: S,
+      // a member of a shared group (fleet mode)
+      votes_healthy: I,
+      votes_degraded: I,
+      votes_unhealthy: I,
+      votes_unknown: I,
+    },
   },
   standby_event: {
     tags: ["host", "kind", "group"],
