@@ -64,3 +64,16 @@ export function tailFile(file: string, lines = 20): string {
     closeSync(fd);
   }
 }
+
+/** Signals the process group the child leads (spawned detached), falling back to the child itself. */
+export function killGroup(c: ChildProcess, sig: NodeJS.Signals): void {
+  try {
+    if (c.pid !== undefined) process.kill(-c.pid, sig);
+  } catch {
+    try {
+      c.kill(sig);
+    } catch {
+      // gone already
+    }
+  }
+}

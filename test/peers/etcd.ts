@@ -26,7 +26,7 @@ import { type IncomingMessage, request } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freeTcpPort, tailFile } from "./common.js";
+import { freeTcpPort, killGroup, tailFile } from "./common.js";
 
 export interface EtcdOptions {
   /** How many members (default 3). */
@@ -138,19 +138,6 @@ const live = new Set<ChildProcess>();
 process.once("exit", () => {
   for (const c of live) killGroup(c, "SIGKILL");
 });
-
-/** Signals the member's process group (it is its leader), falling back to the process itself. */
-function killGroup(c: ChildProcess, sig: NodeJS.Signals): void {
-  try {
-    if (c.pid !== undefined) process.kill(-c.pid, sig);
-  } catch {
-    try {
-      c.kill(sig);
-    } catch {
-      // gone already
-    }
-  }
-}
 
 const exited = (c: ChildProcess | undefined) => !c || c.exitCode !== null || c.signalCode !== null;
 

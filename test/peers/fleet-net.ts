@@ -43,6 +43,7 @@
 import { type ChildProcess, execFileSync, type SpawnOptions, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { type ExecResult, run } from "../e2e/testbed.js";
+import { killGroup } from "./common.js";
 import { Etcd, etcdMissing } from "./etcd.js";
 
 /** The port r1 listens on (every address). */
@@ -119,19 +120,6 @@ function killPid(pid: number): void {
   } catch {
     try {
       process.kill(pid, "SIGKILL");
-    } catch {
-      // gone already
-    }
-  }
-}
-
-/** Signals the process group the child leads (spawned detached), falling back to the child itself. */
-function killGroup(c: ChildProcess, sig: NodeJS.Signals): void {
-  try {
-    if (c.pid !== undefined) process.kill(-c.pid, sig);
-  } catch {
-    try {
-      c.kill(sig);
     } catch {
       // gone already
     }
