@@ -145,6 +145,18 @@ function rulesOf(member, rules) {
   );
 }
 
+/** A shared group (fleet mode): its leader, the fencing token, this instance's role, the observers' votes. */
+function fleetLine(f) {
+  const votes = f.votes.map((v) => `${v.member} ${v.verdict} (${v.reason})`).join("; ");
+  return el(
+    "p",
+    { class: "fleet", "data-fleet-role": f.role },
+    `shared: leader ${f.leader ?? "none"}${f.fence ? ` (fencing token ${f.fence})` : ""}; this instance: ${f.role}; quorum ${f.quorum}`,
+    votes ? el("br") : "",
+    votes ? `votes: ${votes}` : "",
+  );
+}
+
 function fill(c, g, rules) {
   const flags = [];
   if (g.frozen)
@@ -188,6 +200,7 @@ function fill(c, g, rules) {
       ...flags,
     ),
     g.waiting ? el("p", { class: "waiting", "data-flag": "waiting", text: `waiting: ${g.waiting}` }) : "",
+    g.fleet ? fleetLine(g.fleet) : "",
     el(
       "table",
       { class: "members" },
