@@ -168,7 +168,9 @@ export class InstanceLease extends EventEmitter<LeaseEvents> {
     try {
       id = await lease.grant();
     } catch (e) {
-      this.lastError = `lease grant failed: ${(e as Error).message}`;
+      // A circuit breaker that is open says only that: keep the error that opened it.
+      const msg = (e as Error).message;
+      if (!(/circuit breaker is open/i.test(msg) && this.lastError)) this.lastError = `lease grant failed: ${msg}`;
       lease.release();
       return;
     }

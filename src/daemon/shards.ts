@@ -111,6 +111,7 @@ export class Shards {
     this.mode = "all";
     const targets = this.polled();
     this.o.apply();
+    if (targets.length === 0) return; // nothing shared to poll: nothing to say
     this.o.record({
       kind: "shards_moved",
       targets,
