@@ -170,7 +170,8 @@ export class InstanceLease extends EventEmitter<LeaseEvents> {
     } catch (e) {
       // A circuit breaker that is open says only that: keep the error that opened it.
       const msg = (e as Error).message;
-      if (!(/circuit breaker is open/i.test(msg) && this.lastError)) this.lastError = `lease grant failed: ${msg}`;
+      if (!(/circuit breaker is open/i.test(msg) && this.lastError))
+        this.lastError = `lease grant failed: ${msg}`;
       lease.release();
       return;
     }
