@@ -124,7 +124,15 @@ describe.skipIf(missing !== undefined)("cluster election", () => {
     expect(txn.isLeader).toBe(false);
     await old.ev("deposed", 2000, true);
     await until(() => old.lines.some((l) => l.ev === "granted" && l.t > won.t), 5000, "a new lease");
-    const s = await old.ask({ cmd: "status" });
+    // Its picture of the candidates is re-read after the new grant (a run that may still be on its way): wait for it.
+    let s = await old.ask({ cmd: "status" });
+    for (
+      const t0 = Date.now();
+      (s.leader as { name?: string } | undefined)?.name !== next.name && Date.now() - t0 < 3000;
+    ) {
+      await new Promise((r) => setTimeout(r, 100));
+      s = await old.ask({ cmd: "status" });
+    }
     expect(s.isLeader).toBe(false);
     expect((s.leader as { name: string }).name).toBe(next.name);
     const ns = await next.ask({ cmd: "status" });
