@@ -1,10 +1,3 @@
-/**
- * The status web page shows a shared group's fleet line (leader, fencing token, this instance's role, quorum, the
- * observers' verdicts) — in headless Chromium, the page served by the real API server from a status as the daemon
- * builds it for a follower of a shared group (a stub backend: the fleet itself is tested in fleet-*.test.ts).
- * Needs Debian's chromium and playwright-core; under CI=true a missing one fails the run instead of skipping.
- */
-import { existsSync } from "node:fs";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { statusPage } from "../../src/api/page.js";
@@ -12,14 +5,9 @@ import { type ApiServer, startApi } from "../../src/api/server.js";
 import type { DaemonStatus } from "../../src/daemon/status.js";
 import { quietLog } from "../helpers.js";
 import { failInCiWhenMissing } from "../peers/ci.js";
+import { browserMissing, CHROMIUM, playwright } from "./browser.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-const playwright = await import("playwright-core").catch(() => undefined);
-const missing = !existsSync(CHROMIUM)
-  ? `${CHROMIUM} is missing (Debian's chromium: scripts/test-deps.sh installs it)`
-  : !playwright
-    ? "playwright-core is missing (a devDependency: npm ci)"
-    : undefined;
+const missing = browserMissing;
 failInCiWhenMissing("the status web page (fleet)", missing);
 
 const now = Date.now();

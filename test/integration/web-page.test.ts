@@ -15,16 +15,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { assertBuilt, MAIN, ROOT } from "../e2e/daemon-harness.js";
 import { failInCiWhenMissing } from "../peers/ci.js";
 import { freeTcpPort } from "../peers/common.js";
+import { browserMissing, CHROMIUM, playwright } from "./browser.js";
 import { SVC_RULES, svcConfig } from "./svc-daemon.js";
 
-const CHROMIUM = "/usr/bin/chromium";
 const TOKEN = "a-token-of-32-characters-0123456";
-const playwright = await import("playwright-core").catch(() => undefined);
-const missing = !existsSync(CHROMIUM)
-  ? `${CHROMIUM} is missing (Debian's chromium: scripts/test-deps.sh installs it)`
-  : !playwright
-    ? "playwright-core is missing (a devDependency: npm ci)"
-    : undefined;
+const missing = browserMissing;
 failInCiWhenMissing("the status web page", missing);
 
 /** What the test reads of the browser's globals, inside page.evaluate (the project's tsconfig has no DOM lib). */
