@@ -13,11 +13,11 @@
  * past its lease and resumes with an old token is refused by etcd itself, whatever its own state says.
  */
 import { EventEmitter } from "node:events";
-import type { Etcd3, IKeyValue, IOperation, IRequestOp, Watcher } from "etcd3";
+import type { Etcd3, IKeyValue, IOperation, IRequestOp } from "etcd3";
 import { type Clock, systemClock } from "../util/clock.js";
-import { Coalesced } from "../util/coalesce.js";
 import { normalizePrefix } from "./client.js";
 import type { InstanceLease } from "./lease.js";
+import { WatchLoop } from "./watchloop.js";
 
 /** The current leader as last read from etcd. */
 export interface LeaderInfo {
@@ -66,26 +66,12 @@ export class Election extends EventEmitter<ElectionEvents> {
   readonly key: string;
   private readonly name: string;
   private readonly clock: Clock;
-  private readonly recheckMs: number;
   /** My key's create_revision and the lease it was put under, once it exists. */
   private mine: { rev: string; lease: string } | undefined;
   private current: LeaderInfo | undefined;
   private others: string[] = [];
   private wasLeader = false;
-  private watcher: Watcher | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private readonly runs = new Coalesced(
-    () => this.sync(),
-    (e) => this.fail(e),
-    () => this.closed,
-  );
-  private closed = false;
-  private readonly onGranted = () => this.kick();
-  private readonly onLost = (_id: string, reason: string) => {
-    this.mine = undefined;
-    this.update(`the lease was lost: ${reason}`);
-    this.kick();
-  };
+  private readonly loop: WatchLoop;
 
   constructor(
     private readonly client: Etcd3,
@@ -103,17 +89,23 @@ export class Election extends EventEmitter<ElectionEvents> {
     this.key = this.keyPrefix + spec.name;
     this.name = spec.name;
     this.clock = opts.clock ?? systemClock;
-    this.recheckMs = opts.recheckMs ?? lease.intervalMs * 2;
+    this.loop = new WatchLoop({
+      client,
+      lease,
+      prefix: this.keyPrefix,
+      recheckMs: opts.recheckMs ?? lease.intervalMs * 2,
+      run: () => this.sync(),
+      onError: (e) => this.fail(e),
+      onLost: (_id, reason) => {
+        this.mine = undefined;
+        this.update(`the lease was lost: ${reason}`);
+      },
+    });
   }
 
   /** Starts campaigning: watches the candidates and puts this instance's key whenever the lease is held. */
   start(): void {
-    if (this.closed || this.timer !== undefined) return;
-    this.lease.on("granted", this.onGranted);
-    this.lease.on("lost", this.onLost);
-    this.timer = setInterval(() => this.kick(), this.recheckMs);
-    void this.openWatch();
-    this.kick();
+    this.loop.start();
   }
 
   /** True only while this instance's key leads and the lease is held by the fail-closed clock at `now`. */
@@ -175,15 +167,11 @@ export class Election extends EventEmitter<ElectionEvents> {
 
   /** Says it is no longer a candidate: deletes its key (if it is still the one it made) and stops watching. */
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    clearInterval(this.timer);
-    this.lease.off("granted", this.onGranted);
-    this.lease.off("lost", this.onLost);
+    if (this.loop.closed) return;
+    await this.loop.close();
     const m = this.mine;
     this.mine = undefined;
     this.update("resigned");
-    await this.watcher?.cancel().catch(() => {});
     if (m && this.lease.held())
       await this.client
         .if(this.key, "Create", "==", m.rev)
@@ -193,24 +181,6 @@ export class Election extends EventEmitter<ElectionEvents> {
         .catch(() => {});
   }
 
-  private async openWatch(): Promise<void> {
-    try {
-      const w = await this.client.watch().prefix(this.keyPrefix).create();
-      if (this.closed) {
-        await w.cancel().catch(() => {});
-        return;
-      }
-      this.watcher = w;
-      w.on("error", (e) => this.fail(e));
-      w.on("put", () => this.kick());
-      w.on("delete", () => this.kick());
-      w.on("connected", () => this.kick()); // reconnected: whatever happened meanwhile is re-read
-    } catch (e) {
-      this.fail(e as Error);
-      if (!this.closed) setTimeout(() => void this.openWatch(), this.recheckMs);
-    }
-  }
-
   /** Re-reads the candidates now (e.g. after a fencing token was refused: the picture is stale). */
   recheckNow(): void {
     this.kick();
@@ -218,14 +188,14 @@ export class Election extends EventEmitter<ElectionEvents> {
 
   /** Re-reads (and campaigns) now, or right after the run in progress. */
   private kick(): void {
-    this.runs.kick();
+    this.loop.kick();
   }
 
   private async sync(): Promise<void> {
     if (this.lease.held() && this.lease.id !== undefined && this.mine?.lease !== this.lease.id)
       await this.campaign();
     const r = await this.client.getAll().prefix(this.keyPrefix).sort("Create", "Ascend").exec();
-    if (this.closed) return;
+    if (this.loop.closed) return;
     const kvs = [...r.kvs].sort((a, b) => cmpRev(a.create_revision, b.create_revision));
     const first = kvs[0];
     this.current = first ? info(first) : undefined;
@@ -233,7 +203,7 @@ export class Election extends EventEmitter<ElectionEvents> {
     const own = kvs.find((kv) => kv.key.toString() === this.key);
     if (this.mine && (!own || own.create_revision !== this.mine.rev)) {
       this.mine = undefined; // deleted under us (by hand, or our lease went): campaign again
-      this.runs.again();
+      this.loop.again();
     }
     this.update(this.current ? `${this.current.name} leads` : "no leader");
   }
@@ -262,7 +232,7 @@ export class Election extends EventEmitter<ElectionEvents> {
       .if(this.key, "Create", "==", kv.create_revision)
       .then(this.client.delete().key(this.key))
       .commit();
-    this.runs.again();
+    this.loop.again();
   }
 
   /** An 'error' event only for listeners (an unheard 'error' would kill the process). */

@@ -18,10 +18,9 @@
 import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { hostname } from "node:os";
-import type { Etcd3, Watcher } from "etcd3";
+import type { Etcd3 } from "etcd3";
 import type { Quorum } from "../groups/types.js";
 import { type Clock, systemClock } from "../util/clock.js";
-import { Coalesced } from "../util/coalesce.js";
 import { normalizePrefix } from "./client.js";
 import type { InstanceLease } from "./lease.js";
 import { type FleetVerdict, fleetHealth, type ObserverView } from "./quorum.js";
@@ -34,6 +33,7 @@ import {
   parseInstance,
   type StoredView,
 } from "./vote-values.js";
+import { WatchLoop } from "./watchloop.js";
 
 export type { MemberView, StoredView } from "./vote-values.js";
 
@@ -66,7 +66,6 @@ export class Votes extends EventEmitter<VotesEvents> {
   readonly name: string;
   readonly instanceKey: string;
   private readonly clock: Clock;
-  private readonly recheckMs: number;
   private readonly me: InstanceValue;
   /** What this instance wants published, per group. */
   private readonly desired = new Map<string, Record<string, StoredView>>();
@@ -77,21 +76,9 @@ export class Votes extends EventEmitter<VotesEvents> {
   /** The last read (parseFleetRead): live instances, votes, state keys and forwarded commands per group. */
   private last: FleetRead = parseFleetRead("", [], []);
   private lastRead = Number.NEGATIVE_INFINITY;
-  private watcher: Watcher | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private readonly runs = new Coalesced(
-    () => this.sync(),
-    (e) => this.fail(e),
-    () => this.closed,
-  );
-  private closed = false;
+  private readonly loop: WatchLoop;
   /** Why registration was refused, while it is. */
   refusal: string | undefined;
-  private readonly onGranted = () => this.kick();
-  private readonly onLost = () => {
-    this.registered = undefined;
-    this.kick();
-  };
 
   constructor(
     private readonly client: Etcd3,
@@ -105,7 +92,20 @@ export class Votes extends EventEmitter<VotesEvents> {
     this.name = opts.name;
     this.instanceKey = `${this.prefix}/instances/${opts.name}`;
     this.clock = opts.clock ?? systemClock;
-    this.recheckMs = opts.recheckMs ?? lease.intervalMs * 2;
+    this.loop = new WatchLoop({
+      client,
+      lease,
+      prefix: `${this.prefix}/`,
+      recheckMs: opts.recheckMs ?? lease.intervalMs * 2,
+      run: () => this.sync(),
+      onError: (e) => this.fail(e),
+      onLost: () => {
+        this.registered = undefined;
+      },
+      // instances, votes, state keys and forwarded commands (not the elections' leader keys)
+      relevant: (key) =>
+        key.startsWith(`${this.prefix}/instances/`) || /\/(votes\/[^/]+|state|commands\/[^/]+)$/.test(key),
+    });
     this.me = {
       name: opts.name,
       host: opts.host ?? hostname(),
@@ -119,12 +119,7 @@ export class Votes extends EventEmitter<VotesEvents> {
 
   /** Registers the instance (whenever the lease is held), watches the fleet and keeps the votes published. */
   start(): void {
-    if (this.closed || this.timer !== undefined) return;
-    this.lease.on("granted", this.onGranted);
-    this.lease.on("lost", this.onLost);
-    this.timer = setInterval(() => this.kick(), this.recheckMs);
-    void this.openWatch();
-    this.kick();
+    this.loop.start();
   }
 
   /** The vote key of `group` for `observer` (default: this instance). */
@@ -241,18 +236,14 @@ export class Votes extends EventEmitter<VotesEvents> {
 
   /** Resolves when the read/write run in progress (and one queued after it) has finished. */
   async settled(): Promise<void> {
-    await this.runs.settled();
+    await this.loop.settled();
   }
 
   /** Stops watching and deletes this instance's keys (its votes and its instance key), best effort. */
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    clearInterval(this.timer);
-    this.lease.off("granted", this.onGranted);
-    this.lease.off("lost", this.onLost);
+    if (this.loop.closed) return;
+    await this.loop.close();
     await this.settled().catch(() => {});
-    await this.watcher?.cancel().catch(() => {});
     const reg = this.registered;
     this.registered = undefined;
     if (!reg) return;
@@ -266,32 +257,9 @@ export class Votes extends EventEmitter<VotesEvents> {
       .catch(() => {});
   }
 
-  private async openWatch(): Promise<void> {
-    try {
-      const w = await this.client.watch().prefix(`${this.prefix}/`).create();
-      if (this.closed) {
-        await w.cancel().catch(() => {});
-        return;
-      }
-      this.watcher = w;
-      w.on("error", (e) => this.fail(e));
-      w.on("put", (kv) => this.onEvent(kv.key.toString()));
-      w.on("delete", (kv) => this.onEvent(kv.key.toString()));
-      w.on("connected", () => this.kick()); // reconnected: whatever happened meanwhile is re-read
-    } catch (e) {
-      this.fail(e as Error);
-      if (!this.closed) setTimeout(() => void this.openWatch(), this.recheckMs);
-    }
-  }
-
-  private onEvent(key: string): void {
-    if (key.startsWith(`${this.prefix}/instances/`) || /\/(votes\/[^/]+|state|commands\/[^/]+)$/.test(key))
-      this.kick();
-  }
-
   /** Writes and re-reads now, or right after the run in progress. */
   private kick(): void {
-    this.runs.kick();
+    this.loop.kick();
   }
 
   private async sync(): Promise<void> {
@@ -315,7 +283,7 @@ export class Votes extends EventEmitter<VotesEvents> {
         .commit();
       if (!r.succeeded) {
         this.registered = undefined; // deleted under us: register again
-        this.runs.again();
+        this.loop.again();
         return;
       }
       this.written.set(this.instanceKey, { json, lease });
@@ -357,7 +325,7 @@ export class Votes extends EventEmitter<VotesEvents> {
         .if(this.instanceKey, "Create", "==", kv.create_revision)
         .then(this.client.delete().key(this.instanceKey))
         .commit();
-      this.runs.again();
+      this.loop.again();
       return;
     }
     const reason = `instance name "${this.name}" is taken by another instance (host ${host}): staying out of the fleet`;
@@ -374,17 +342,17 @@ export class Votes extends EventEmitter<VotesEvents> {
       this.client.getAll().prefix(`${this.prefix}/instances/`).exec(),
       this.client.getAll().prefix(`${this.prefix}/groups/`).exec(),
     ]);
-    if (this.closed) return;
+    if (this.loop.closed) return;
     const { instances, info, states, votes, commands } = parseFleetRead(this.prefix, inst.kvs, groups.kvs);
     // a key of ours that the read no longer has (deleted by hand, or a late revoke of an old lease): write it again
     if (this.registered && !instances.has(this.name)) {
       this.registered = undefined;
-      this.runs.again();
+      this.loop.again();
     }
     for (const group of this.desired.keys())
       if (this.written.has(this.voteKey(group)) && !votes.get(group)?.has(this.name)) {
         this.written.delete(this.voteKey(group));
-        this.runs.again();
+        this.loop.again();
       }
     this.last = { instances, info, states, votes, commands };
     this.lastRead = started;
