@@ -64,7 +64,8 @@ export const metrics: readonly MetricInfo[] = [
 
 /**
  * `target: gateway` probes the default route's gateway, read when the collectors start (and on reload); throws
- * when there is none (the daemon then leaves this probe out at start, or refuses the reload).
+ * when there is none (the daemon then tries again every 5 s and starts the probe once there is one:
+ * src/daemon/collectors.ts).
  */
 export async function prepare(
   spec: ProbeCollectorSpec,

@@ -30,8 +30,17 @@ export class CollectorRuntime {
        * collector is polled. A shared polling collector it does not own is built but not scheduled.
        */
       readonly owns?: (target: string) => boolean;
+      /** How often a block that could not be resolved on the host is tried again (ms; default 5 s). */
+      readonly retryEvery?: number;
     },
   ) {}
+
+  /**
+   * Blocks that could not be resolved on the host when built (a probe's `target: gateway` with no default route
+   * yet: the network came up late), tried again every `retryEvery` after `start` until they resolve.
+   */
+  private pendingDeferred: Deferred[] = [];
+  private retryTimer: NodeJS.Timeout | undefined;
 
   /** The shared polling collectors (built from a `shared: true` block) and their target (the block's name). */
   private shared = new Map<PollCollector, string>();
@@ -86,29 +95,42 @@ export class CollectorRuntime {
    */
   async build(config: Config, strict: boolean): Promise<Collector[]> {
     if (this.opts.override) return [...this.opts.override];
-    const { log, now } = this.opts;
-    // Samples are stamped on the monotonic clock, in whole ms (metrics.prom and traces want integers).
-    const specs = await Promise.all(config.collectors.map((spec) => this.prepare(spec, strict)));
+    const deferred: Deferred[] = [];
+    const specs = await Promise.all(
+      config.collectors.map((spec) =>
+        this.prepare(spec).catch((err: unknown) => {
+          // What the host does not have yet (no default route): started when it does, not refused.
+          deferred.push({ spec, host: config.host, error: (err as Error).message });
+          return undefined;
+        }),
+      ),
+    );
     const built = specs.flatMap((spec) => {
       if (!spec) return [];
-      const ctx = {
-        host: config.host,
-        now: () => Math.round(now()),
-        log,
-        report: (target: string, error: string | undefined) => this.report(spec.name, target, error),
-      };
       try {
-        const made = createCollectors(spec, ctx);
-        if ((spec as { shared?: boolean }).shared === true)
-          for (const c of made) if (c.kind === "poll") this.pendingShared.set(c, spec.name);
+        const made = this.create(spec, config.host);
+        if (isShared(spec)) for (const c of made) if (c.kind === "poll") this.pendingShared.set(c, spec.name);
         return made;
       } catch (err) {
         if (strict) throw new Error(`collector "${spec.name}" cannot start: ${(err as Error).message}`);
-        log.error({ collector: spec.name, err: (err as Error).message }, "collector cannot start");
+        this.opts.log.error({ collector: spec.name, err: (err as Error).message }, "collector cannot start");
         return [];
       }
     });
+    this.pendingDeferred = deferred;
     return built;
+  }
+
+  /** The collectors of a resolved block (throws on a bad block). */
+  private create(spec: CollectorSpec, host: string): Collector[] {
+    const { log, now } = this.opts;
+    return createCollectors(spec, {
+      host,
+      // Samples are stamped on the monotonic clock, in whole ms (metrics.prom and traces want integers).
+      now: () => Math.round(now()),
+      log,
+      report: (target: string, error: string | undefined) => this.report(spec.name, target, error),
+    });
   }
 
   /** Shared collectors built and not yet started (a reload builds before it commits). */
@@ -137,41 +159,125 @@ export class CollectorRuntime {
     const { log, now, ingest } = this.opts;
     this.streams = new AbortController();
     this.scheduler = new Scheduler((_, samples) => ingest(samples), log, now);
-    this.running = collectors;
+    this.running = [];
     this.shared = new Map();
-    for (const c of collectors) {
-      const target = c.kind === "poll" ? this.pendingShared.get(c) : undefined;
-      if (c.kind === "poll" && target !== undefined) {
+    for (const c of collectors) this.launch(c, false, this.pendingShared.get(c as PollCollector));
+    this.pendingShared = new Map();
+    const deferred = this.pendingDeferred;
+    this.pendingDeferred = [];
+    for (const { spec, error } of deferred) this.notStarted(spec.name, error);
+    if (deferred.length > 0) this.retry(deferred);
+  }
+
+  /**
+   * Polls `c` (unless it is a shared target, `target`, that another instance owns) or starts its stream.
+   */
+  private launch(c: Collector, immediate: boolean, target: string | undefined): void {
+    const s = this.scheduler!;
+    this.running.push(c);
+    if (c.kind === "poll") {
+      if (target !== undefined) {
         this.shared.set(c, target);
-        if (this.opts.owns && !this.opts.owns(target)) continue;
+        if (this.opts.owns && !this.opts.owns(target)) return;
       }
-      if (c.kind === "poll") this.scheduler.add(c);
-      else {
+      s.add(c, { immediate });
+      return;
+    }
+    try {
+      c.start((samples) => this.opts.ingest(samples), this.streams.signal);
+    } catch (err) {
+      this.opts.log.error({ collector: c.name, err: (err as Error).message }, "collector cannot start");
+    }
+  }
+
+  /** Tries the blocks that could not be resolved again after `retryEvery`, until each one is started. */
+  private retry(blocks: Deferred[]): void {
+    const signal = this.streams.signal;
+    this.retryTimer = setTimeout(async () => {
+      this.retryTimer = undefined;
+      const left: Deferred[] = [];
+      for (const d of blocks) {
+        const { spec } = d;
+        let resolved: CollectorSpec;
         try {
-          c.start((samples) => ingest(samples), this.streams.signal);
+          resolved = await this.prepare(spec);
         } catch (err) {
-          log.error({ collector: c.name, err: (err as Error).message }, "collector cannot start");
+          if (signal.aborted) return;
+          this.notStarted(spec.name, (err as Error).message);
+          left.push(d);
+          continue;
+        }
+        if (signal.aborted) return; // stopped or reloaded meanwhile: the next start builds its own
+        try {
+          const made = this.create(resolved, d.host);
+          for (const c of made)
+            this.launch(c, true, isShared(spec) && c.kind === "poll" ? spec.name : undefined);
+          this.started(spec.name, made.length);
+        } catch (err) {
+          this.opts.log.error(
+            { collector: spec.name, err: (err as Error).message },
+            "collector cannot start",
+          );
         }
       }
-    }
-    this.pendingShared = new Map();
+      if (left.length > 0) this.retry(left);
+    }, this.opts.retryEvery ?? DEFERRED_RETRY_MS);
+    this.retryTimer.unref();
+  }
+
+  /** A block that could not be resolved: logged, and an event, when it starts failing or its reason changes. */
+  private notStarted(name: string, error: string): void {
+    const every = this.opts.retryEvery ?? DEFERRED_RETRY_MS;
+    const key = `${name}\u0000(start)`;
+    if (this.reported.get(key) === error) return; // said already: no line every few seconds
+    this.reported.set(key, error);
+    this.opts.log.warn(
+      { collector: name, err: error },
+      `collector not started; tried again every ${every} ms`,
+    );
+    this.opts.record?.({
+      kind: "collector",
+      collector: name,
+      target: name,
+      state: "failing",
+      reason: `${name}: not started: ${error} (tried again every ${every / 1000} s)`,
+    });
+  }
+
+  private started(name: string, count: number): void {
+    this.reported.delete(`${name}\u0000(start)`);
+    this.opts.log.info({ collector: name, count }, "collector started (resolved after start)");
+    this.opts.record?.({
+      kind: "collector",
+      collector: name,
+      target: name,
+      state: "ok",
+      reason: `${name}: started: resolved on this host now`,
+    });
   }
 
   async stop(): Promise<void> {
     this.streams.abort();
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
     await this.scheduler?.close();
   }
 
-  private async prepare(spec: CollectorSpec, strict: boolean): Promise<CollectorSpec | undefined> {
-    try {
-      const prepared = await prepareCollector(spec);
-      if (prepared !== spec)
-        this.opts.log.info({ collector: spec.name, resolved: prepared }, "collector resolved");
-      return prepared;
-    } catch (err) {
-      if (strict) throw new Error(`collector "${spec.name}": ${(err as Error).message}`);
-      this.opts.log.error({ collector: spec.name, err: (err as Error).message }, "collector cannot start");
-      return undefined;
-    }
+  private async prepare(spec: CollectorSpec): Promise<CollectorSpec> {
+    const prepared = await prepareCollector(spec);
+    if (prepared !== spec)
+      this.opts.log.info({ collector: spec.name, resolved: prepared }, "collector resolved");
+    return prepared;
   }
 }
+
+interface Deferred {
+  readonly spec: CollectorSpec;
+  readonly host: string;
+  readonly error: string;
+}
+
+const isShared = (spec: CollectorSpec): boolean => (spec as { shared?: boolean }).shared === true;
+
+/** How often a block that could not be resolved on the host (no default route yet) is tried again. */
+const DEFERRED_RETRY_MS = 5000;
