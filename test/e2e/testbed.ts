@@ -79,6 +79,7 @@
 import { type ChildProcess, execFile, execFileSync, type SpawnOptions, spawn } from "node:child_process";
 import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
+import { cleanupOnTermination } from "../peers/common.js";
 
 export type Router = "r1" | "r2";
 export type Node = "host" | Router | "net";
@@ -306,16 +307,9 @@ let exitHookInstalled = false;
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.on("exit", () => {
-    for (const bed of live) {
-      for (const name of Object.values(bed.ns)) {
-        try {
-          execFileSync("ip", ["netns", "del", name], { stdio: "ignore", timeout: 5000 });
-        } catch {
-          // best effort: the next create() of this tag removes leftovers too
-        }
-      }
-    }
+  // Also on SIGTERM: vitest ends its fork workers with it, which skips 'exit' handlers.
+  cleanupOnTermination(() => {
+    for (const bed of live) bed.killNow();
   });
 }
 
@@ -419,6 +413,8 @@ export class DualUplinkTestbed {
   private readonly faults: Record<Router, Set<Fault>> = { r1: new Set(), r2: new Set() };
   private readonly children = new Set<ChildProcess>();
   private readonly watches = new Set<RouteWatch>();
+  /** The watches' `ip monitor` processes (killNow). */
+  private readonly monitors = new Set<ChildProcess>();
   private probeLock: Promise<unknown> = Promise.resolve();
   private created = false;
 
@@ -545,6 +541,22 @@ export class DualUplinkTestbed {
     }
   }
 
+  /**
+   * The last resort when the test process ends without destroy(): SIGKILL to the programs it started (the daemon,
+   * route watches), its namespaces deleted — synchronously, as an exit handler must.
+   */
+  killNow(): void {
+    for (const c of this.children) c.kill("SIGKILL");
+    for (const c of this.monitors) c.kill("SIGKILL");
+    for (const name of Object.values(this.ns)) {
+      try {
+        execFileSync("ip", ["netns", "del", name], { stdio: "ignore", timeout: 5000 });
+      } catch {
+        // best effort: the next create() of this tag removes leftovers too
+      }
+    }
+  }
+
   private async stopProcesses(): Promise<void> {
     await Promise.all([...this.watches].map((w) => w.stop().catch(() => {})));
     await Promise.all([...this.children].map((c) => stopChild(c)));
@@ -658,6 +670,8 @@ export class DualUplinkTestbed {
     const child = spawn("ip", ["-4", "-n", this.ns.host, "monitor", "route"], {
       stdio: ["ignore", "pipe", "pipe"],
     });
+    this.monitors.add(child);
+    child.once("exit", () => this.monitors.delete(child));
     const events: DefaultRouteEvent[] = [];
     const waiters = new Set<{
       pred: (e: DefaultRouteEvent) => boolean;

@@ -3,9 +3,12 @@
  * (etcdctl and etcd3), lose quorum when two of them are SIGKILLed (writes fail, /health says false) and get it
  * back when they are restarted on their data directories. Under CI=true a missing etcd fails the run.
  */
+import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient } from "../../src/cluster/client.js";
+import { assertBuilt, ROOT } from "../e2e/daemon-harness.js";
 import { failInCiWhenMissing } from "../peers/ci.js";
 import { Etcd } from "../peers/etcd.js";
 
@@ -103,4 +106,34 @@ describe.skipIf(missing !== undefined)("etcd test peer", () => {
     expect(existsSync(dir)).toBe(false);
     expect(() => process.kill(pid, 0)).toThrow();
   }, 20_000);
+
+  it("a test process ended by SIGTERM (as vitest ends its workers) takes its members with it", async () => {
+    assertBuilt();
+    // A process that starts a member and waits, as a test file would that never reached its afterAll.
+    const script = `import { Etcd } from ${JSON.stringify(join(ROOT, "dist/test/peers/etcd.js"))};
+      const e = new Etcd({ members: 1 }); await e.start(); console.log(e.pid(0)); setInterval(() => {}, 1000);`;
+    const child = spawn(process.execPath, ["--input-type=module", "-e", script], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    const pid = await new Promise<number>((resolve, reject) => {
+      child.stdout.setEncoding("utf8").once("data", (d: string) => resolve(Number(d.trim())));
+      child.once("exit", (code) => reject(new Error(`exited ${code} before its member started`)));
+    });
+    expect(pid).toBeGreaterThan(0);
+    expect(() => process.kill(pid, 0)).not.toThrow();
+    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+    child.kill("SIGTERM");
+    expect(await exited).toBe(128 + 15);
+    const t0 = Date.now();
+    const alive = () => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    while (alive() && Date.now() - t0 < 3000) await new Promise((r) => setTimeout(r, 50));
+    expect(alive()).toBe(false);
+  }, 30_000);
 });

@@ -77,3 +77,30 @@ export function killGroup(c: ChildProcess, sig: NodeJS.Signals): void {
     }
   }
 }
+
+const TERMINATING: readonly NodeJS.Signals[] = ["SIGTERM", "SIGINT", "SIGHUP"];
+const SIGNAL_NUMBER: Readonly<Record<string, number>> = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
+
+/**
+ * Runs `cleanup` (synchronous, best effort) when the test process exits — also when it is ended by SIGTERM,
+ * SIGINT or SIGHUP, which skip 'exit' handlers: vitest stops its fork workers with SIGTERM, so a test file that
+ * timed out or never reached its afterAll would otherwise leave its peers (etcd members, namespaces) behind.
+ * After the last such handler has run, the process exits with 128 + the signal's number, as it would have.
+ */
+export function cleanupOnTermination(cleanup: () => void): void {
+  const run = () => {
+    try {
+      cleanup();
+    } catch {
+      // best effort: the next run's own sweep removes what is left
+    }
+  };
+  const onSignal = (sig: NodeJS.Signals) => {
+    for (const s of TERMINATING) process.off(s, onSignal);
+    process.off("exit", run);
+    run();
+    if (process.listenerCount(sig) === 0) process.exit(128 + (SIGNAL_NUMBER[sig] ?? 15));
+  };
+  for (const s of TERMINATING) process.on(s, onSignal);
+  process.once("exit", run);
+}

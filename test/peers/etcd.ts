@@ -26,7 +26,7 @@ import { type IncomingMessage, request } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freeTcpPort, killGroup, tailFile } from "./common.js";
+import { cleanupOnTermination, freeTcpPort, killGroup, tailFile } from "./common.js";
 
 export interface EtcdOptions {
   /** How many members (default 3). */
@@ -133,9 +133,9 @@ function onRes(res) {
 req.on("error", () => process.exit(1)); setTimeout(() => process.exit(1), ms); req.end();`;
 
 const READY_MS = 10_000;
-/** Every live member, killed if the test process exits without stopping them (a crash, a bail-out). */
+/** Every live member, killed if the test process ends without stopping them (a crash, a bail-out, SIGTERM). */
 const live = new Set<ChildProcess>();
-process.once("exit", () => {
+cleanupOnTermination(() => {
   for (const c of live) killGroup(c, "SIGKILL");
 });
 

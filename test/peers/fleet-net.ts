@@ -26,9 +26,9 @@
  * deletes its namespaces when the test process exits; close() does the same in order and tolerates a partial setup.
  * Needs root, `ip` (iproute2) and `etcd`. No vitest here.
  *
- * Cleanup without close(): vitest stops its fork workers with SIGTERM, which skips 'exit' handlers, so while a
- * topology lives a SIGTERM/SIGINT/SIGHUP handler kills what the harness started (etcd members too), deletes the
- * namespaces and exits 128+n (unless another handler for that signal exists). A SIGKILLed test process leaves
+ * Cleanup without close(): vitest stops its fork workers with SIGTERM, which skips 'exit' handlers, so a
+ * SIGTERM/SIGINT/SIGHUP handler (common.ts, cleanupOnTermination) kills what the harness started (etcd members
+ * too), deletes the namespaces and exits 128+n. A SIGKILLed test process leaves
  * everything behind: the next create() deletes the namespaces (their processes keep running until killed).
  *
  * Timings on the 2-core dev machine: create() 0.6–1.1 s alone (etcd's first election dominates; ~2.9 s with two
@@ -43,7 +43,7 @@
 import { type ChildProcess, execFileSync, type SpawnOptions, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { type ExecResult, run } from "../e2e/testbed.js";
-import { killGroup } from "./common.js";
+import { cleanupOnTermination, killGroup } from "./common.js";
 import { Etcd, etcdMissing } from "./etcd.js";
 
 /** The port r1 listens on (every address). */
@@ -89,30 +89,9 @@ function cleanupNow(): void {
   liveTopos.clear();
 }
 
-/**
- * vitest stops its fork workers with SIGTERM, which ends a process without an 'exit' event: without this
- * handler a test file that never called close() would leave its namespaces, r1 and etcd members running.
- * Installed while a topology lives; exits 128+signal afterwards unless someone else handles the signal too.
- */
-const TERMINATING: NodeJS.Signals[] = ["SIGTERM", "SIGINT", "SIGHUP"];
-function onSignal(sig: NodeJS.Signals): void {
-  cleanupNow();
-  uninstallSignals();
-  if (process.listenerCount(sig) === 0)
-    process.exit(128 + (sig === "SIGINT" ? 2 : sig === "SIGHUP" ? 1 : 15));
-}
-let signalsInstalled = false;
-function installSignals(): void {
-  if (signalsInstalled) return;
-  signalsInstalled = true;
-  for (const sig of TERMINATING) process.on(sig, onSignal);
-}
-function uninstallSignals(): void {
-  if (!signalsInstalled) return;
-  signalsInstalled = false;
-  for (const sig of TERMINATING) process.off(sig, onSignal);
-}
-process.once("exit", cleanupNow);
+// Also on SIGTERM/SIGINT/SIGHUP: vitest ends its fork workers with SIGTERM, which skips 'exit' handlers; without
+// this a test file that never called close() would leave its namespaces, r1 and etcd members running.
+cleanupOnTermination(cleanupNow);
 
 function killPid(pid: number): void {
   try {
@@ -286,7 +265,6 @@ export class FleetTopology {
       if (present.includes(ns)) await step(`netns del ${ns}`, () => this.ip(["netns", "del", ns]));
     }
     liveTopos.delete(this);
-    if (liveTopos.size === 0) uninstallSignals();
     if (problems.length > 0)
       process.stderr.write(`fleet topology ${this.id}: close: ${problems.join("; ")}\n`);
   }
@@ -296,7 +274,6 @@ export class FleetTopology {
   private async build(): Promise<void> {
     await sweepLeftovers(this.timeout);
     liveTopos.add(this);
-    installSignals();
     const links = Array.from({ length: this.observers }, (_, k) => k + 1);
     await this.batch(null, [
       `netns add ${this.ns}`,
