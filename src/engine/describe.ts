@@ -1,5 +1,5 @@
 /** The reasons a rule instance gives, in words: what held, with which value, for how long. */
-import { formatDuration, formatSpan } from "../util/duration.js";
+import { formatElapsed, formatSpan } from "../util/duration.js";
 import type { Instance, Transition } from "./instance.js";
 import type { RuleState } from "./types.js";
 
@@ -20,7 +20,7 @@ export function describe(inst: Instance, now: number, prev: RuleState): string {
     case "firing":
       if (prev === "recovering") return `${name} firing again: recovery no longer holds (value ${v})`;
       return spec.for
-        ? `${name} firing: ${spec.problem.text} (value ${v}) for ${spec.for.kind === "samples" ? formatSpan(spec.for) : formatDuration(now - inst.streakAt)}`
+        ? `${name} firing: ${spec.problem.text} (value ${v}) for ${spec.for.kind === "samples" ? formatSpan(spec.for) : formatElapsed(now - inst.streakAt)}`
         : `${name} firing: ${spec.problem.text} (value ${v})`;
     case "recovering":
       return `${name} recovering: ${spec.recovery?.text ?? `not (${spec.problem.text})`} (value ${v}), ok after ${formatSpan(spec.recover_for!)}`;

@@ -1,4 +1,4 @@
-import { formatDuration } from "../util/duration.js";
+import { formatDuration, formatElapsed } from "../util/duration.js";
 import { aggregate, compare, retention } from "./aggregate.js";
 import { report } from "./describe.js";
 import { recordFlap } from "./flap.js";
@@ -148,7 +148,7 @@ export class RuleEngine {
             const t = report(
               inst,
               now,
-              `${rule.spec.name} unknown: no sample for ${formatDuration(now - last)} (stale_after ${formatDuration(after)})`,
+              `${rule.spec.name} unknown: no sample for ${formatElapsed(now - last)} (stale_after ${formatDuration(after)})`,
             );
             if (t) (out ??= []).push(t);
           } else if (deadline < next) next = deadline;
@@ -287,7 +287,7 @@ export class RuleEngine {
     const prev = inst.state;
     inst.state = "forgotten";
     inst.since = now;
-    inst.reason = `${rule.spec.name} forgotten: no sample for ${formatDuration(now - series.lastTs)} (forget_after ${formatDuration(rule.forgetAfter)}); instance removed`;
+    inst.reason = `${rule.spec.name} forgotten: no sample for ${formatElapsed(now - series.lastTs)} (forget_after ${formatDuration(rule.forgetAfter)}); instance removed`;
     return {
       ts: now,
       rule: rule.spec.name,

@@ -1,5 +1,5 @@
 /** Operator commands on a group: failover, failback, pin, unpin, freeze, unfreeze. Operators are obeyed. */
-import { formatDuration } from "../util/duration.js";
+import { formatDuration, formatElapsed } from "../util/duration.js";
 import type { Command } from "./state.js";
 import { failbackCandidate, type Step } from "./step.js";
 import type { MemberSpec } from "./types.js";
@@ -52,7 +52,7 @@ export function command(st: Step, c: Command & { by?: string }): string | undefi
       st.switchTo(
         cand.name,
         "manual_switch",
-        `operator failback${by} to ${cand.name} (healthy${since !== undefined ? ` for ${formatDuration(now - since)}` : ""}, failback ${spec.failback.mode})`,
+        `operator failback${by} to ${cand.name} (healthy${since !== undefined ? ` for ${formatElapsed(now - since)}` : ""}, failback ${spec.failback.mode})`,
       );
       return undefined;
     }

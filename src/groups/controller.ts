@@ -3,7 +3,7 @@
  * inputs are in state.ts, a step's working copy and its moves in step.ts, operator commands in commands.ts.
  * See DESIGN.md "Semantics we promise".
  */
-import { formatDuration } from "../util/duration.js";
+import { formatDuration, formatElapsed } from "../util/duration.js";
 import { command } from "./commands.js";
 import {
   type GroupState,
@@ -215,7 +215,7 @@ function decide(st: Step): void {
   st.autoSwitch(
     cand.name,
     "failback",
-    `${cand.name} healthy for ${formatDuration(now - since)} (hold ${formatDuration(s.hold)}${
+    `${cand.name} healthy for ${formatElapsed(now - since)} (hold ${formatDuration(s.hold)}${
       s.hold !== spec.failback.hold ? `, doubled after a failed failback` : ""
     }, failback auto); ${s.pin?.member === cand.name ? "pinned member" : `priority ${cand.priority} > ${st.member(s.active)?.priority}`}`,
   );

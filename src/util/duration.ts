@@ -51,6 +51,15 @@ export function formatDuration(ms: number): string {
   return parts.join("");
 }
 
+/**
+ * Formats a time the daemon measured on its own clock (how long a member has been healthy, a series silent): its
+ * timers fire a few ms after their deadline, so from 10 s on it is shown in whole seconds, rounded down — "healthy
+ * for 30s (hold 30s)", not "30.001s". Below 10 s as formatDuration (a 1.5 s hold is shown as 1.5s).
+ */
+export function formatElapsed(ms: number): string {
+  return formatDuration(ms >= 10_000 ? Math.floor(ms / 1000) * 1000 : ms);
+}
+
 export function formatSpan(span: Span): string {
   return span.kind === "samples" ? `${span.n} samples` : formatDuration(span.ms);
 }

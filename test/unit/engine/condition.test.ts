@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseCondition } from "../../../src/engine/condition.js";
-import { formatDuration, parseDuration, parseSpan } from "../../../src/util/duration.js";
+import { formatDuration, formatElapsed, parseDuration, parseSpan } from "../../../src/util/duration.js";
 
 describe("parseCondition", () => {
   it.each([
@@ -54,5 +54,13 @@ describe("durations", () => {
     expect(formatDuration(250)).toBe("250ms");
     expect(formatDuration(3_600_000)).toBe("1h");
     expect(formatDuration(90_003)).toBe("1m30.003s");
+  });
+  it("formats a time the daemon measured: whole seconds (rounded down) from 10 s on", () => {
+    expect(formatElapsed(30_001)).toBe("30s");
+    expect(formatElapsed(30_999)).toBe("30s");
+    expect(formatElapsed(90_500)).toBe("1m30s");
+    expect(formatElapsed(9_999)).toBe("9.999s");
+    expect(formatElapsed(1_500)).toBe("1.5s");
+    expect(formatElapsed(250)).toBe("250ms");
   });
 });

@@ -124,6 +124,14 @@ describe("failback", () => {
     expect(r.switch).toEqual({ from: "b", to: "a", kind: "failback" });
     expect(h.events.at(-1)?.reason).toBe("a healthy for 30s (hold 30s, failback auto); priority 100 > 90");
   });
+  it("auto: a timer that fires a ms late still says 'healthy for 30s' (CI saw 30.001s beside 'hold 30s')", () => {
+    const h = started({ hold: 30_000 });
+    h.health(1000, { a: "unhealthy" });
+    h.health(5000, {});
+    h.tick(35_001);
+    expect(h.active).toBe("a");
+    expect(h.events.at(-1)?.reason).toBe("a healthy for 30s (hold 30s, failback auto); priority 100 > 90");
+  });
   it("a relapse during the hold restarts it", () => {
     const h = started({ hold: 10_000 });
     h.health(1000, { a: "unhealthy" });
