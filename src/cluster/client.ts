@@ -9,6 +9,7 @@
  * Streams (watch, lease keepalive) get no default deadline: the lease sets its own per keepalive.
  */
 import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { ConsecutiveBreaker, circuitBreaker, handleWhen, retry } from "cockatiel";
 import { Etcd3, type IOptions, isRecoverableError } from "etcd3";
 
@@ -90,5 +91,35 @@ export function clientOptions(spec: ClusterSpec): IOptions {
 
 /** A client for the fleet's etcd. Close it with `client.close()` after revoking the instance lease. */
 export function createClient(spec: ClusterSpec): Etcd3 {
-  return new Etcd3(clientOptions(spec));
+  const opts = clientOptions(spec);
+  if (spec.tls && normalizeHosts(spec).some((h) => isIP(hostOf(h)) !== 0)) quietIpServerName();
+  return new Etcd3(opts);
+}
+
+/** The host of an endpoint URL, without IPv6 brackets ("" when it is not a URL: etcd3 says why later). */
+function hostOf(url: string): string {
+  try {
+    return new URL(url).hostname.replace(/^\[|\]$/g, "");
+  } catch {
+    return "";
+  }
+}
+
+let ipServerNameQuiet = false;
+/**
+ * grpc-js sets the TLS ServerName (SNI) to the endpoint's host even when it is an IP address, for which Node prints
+ * DEP0123 ("Setting the TLS ServerName to an IP address is not permitted by RFC 6066") once on stderr. etcd does
+ * not use SNI and the certificate is still checked against the IP (its SAN), so the warning, which reads like a
+ * fault in the journal, is dropped — that one warning only; every other goes through.
+ */
+function quietIpServerName(): void {
+  if (ipServerNameQuiet) return;
+  ipServerNameQuiet = true;
+  const emit = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+  process.emitWarning = ((...args: unknown[]) => {
+    const [, type, code] = args;
+    const c = typeof type === "object" && type !== null ? (type as { code?: unknown }).code : code;
+    if (c === "DEP0123") return;
+    emit(...args);
+  }) as typeof process.emitWarning;
 }
