@@ -1,5 +1,5 @@
 import { RuleEngine, type Transition } from "./engine/engine.js";
-import type { RuleSpec, Sample } from "./engine/types.js";
+import type { Labels, RuleSpec, Sample } from "./engine/types.js";
 import {
   type Command,
   type GroupState,
@@ -132,6 +132,14 @@ export class Pipeline {
       const d = nextDeadline(slot.spec, slot.state);
       if (d !== undefined && d <= now) this.step(slot, now, { type: "tick" }, out);
     }
+    return out;
+  }
+
+  /** Rule instances of series that will not come back (engine.retire), and what that changes for the groups. */
+  retire(which: (labels: Labels) => boolean, now: number, why: string): Output {
+    const out: Output = { events: [], switches: [] };
+    const transitions = this.engine.retire(which, now, why);
+    if (transitions.length > 0) this.afterTransitions(transitions, now, out);
     return out;
   }
 

@@ -63,9 +63,9 @@ export const metrics: readonly MetricInfo[] = [
 ];
 
 /**
- * `target: gateway` probes the default route's gateway, read when the collectors start (and on reload); throws
- * when there is none (the daemon then tries again every 5 s and starts the probe once there is one:
- * src/daemon/collectors.ts).
+ * `target: gateway` probes the default route's gateway, read when the collectors start, on reload and every 15 s
+ * (a changed gateway replaces the probe); throws when there is none (the daemon then tries again every 5 s and
+ * starts the probe once there is one: src/daemon/collectors.ts).
  */
 export async function prepare(
   spec: ProbeCollectorSpec,

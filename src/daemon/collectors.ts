@@ -3,6 +3,7 @@ import type { Collector, Log, PollCollector } from "../collector.js";
 import type { CollectorSpec, Config } from "../config/schema.js";
 import type { Sample } from "../engine/types.js";
 import type { EventOf } from "../groups/events.js";
+import { CollectorEvents, changes } from "./collector-events.js";
 import type { ScheduledCollector } from "./liveness.js";
 import { type CollectorStats, Scheduler } from "./scheduler.js";
 
@@ -32,8 +33,27 @@ export class CollectorRuntime {
       readonly owns?: (target: string) => boolean;
       /** How often a block that could not be resolved on the host is tried again (ms; default 5 s). */
       readonly retryEvery?: number;
+      /** How often a block the host resolved (`target: gateway`) is resolved again (ms; default 15 s). */
+      readonly reresolveEvery?: number;
+      /**
+       * A block now resolves to something else (the default route's gateway changed): its collectors were
+       * replaced, and the series of the collector named `collector` so far will not come back.
+       */
+      readonly retired?: (collector: string, why: string) => void;
     },
-  ) {}
+  ) {
+    this.events = new CollectorEvents((e) => this.opts.record?.(e), opts.log);
+  }
+
+  /** The `collector` events: a device failing or answering again, a block not started or resolved again. */
+  private readonly events: CollectorEvents;
+
+  /** Blocks the host resolved, by name: resolved again every `reresolveEvery`, replaced when that changes. */
+  private resolved = new Map<string, Resolved>();
+  /** Built and not started yet (a reload builds before it commits). */
+  private pendingResolved: Omit<Resolved, "stop">[] = [];
+  private reresolveTimer: NodeJS.Timeout | undefined;
+  private reresolving = false;
 
   /**
    * Blocks that could not be resolved on the host when built (a probe's `target: gateway` with no default route
@@ -45,27 +65,8 @@ export class CollectorRuntime {
   /** The shared polling collectors (built from a `shared: true` block) and their target (the block's name). */
   private shared = new Map<PollCollector, string>();
 
-  /** What each (collector, target) said last: the error, or "" when it answered. */
-  private readonly reported = new Map<string, string>();
-
-  /** A collector's report on a device: an event when it starts failing, changes its reason, or recovers. */
-  private report(collector: string, target: string, error: string | undefined): void {
-    const key = `${collector}\u0000${target}`;
-    const before = this.reported.get(key);
-    const now = error ?? "";
-    if (before === now || (before === undefined && now === "")) {
-      if (before === undefined) this.reported.set(key, now);
-      return;
-    }
-    this.reported.set(key, now);
-    this.opts.record?.({
-      kind: "collector",
-      collector,
-      target,
-      state: error === undefined ? "ok" : "failing",
-      reason:
-        error === undefined ? `${collector}: ${target} answers again` : `${collector}: ${target}: ${error}`,
-    });
+  private get retryEvery(): number {
+    return this.opts.retryEvery ?? DEFERRED_RETRY_MS;
   }
 
   get inUse(): readonly Collector[] {
@@ -105,11 +106,15 @@ export class CollectorRuntime {
         }),
       ),
     );
-    const built = specs.flatMap((spec) => {
+    const resolved: Omit<Resolved, "stop">[] = [];
+    const built = specs.flatMap((spec, i) => {
       if (!spec) return [];
       try {
         const made = this.create(spec, config.host);
         if (isShared(spec)) for (const c of made) if (c.kind === "poll") this.pendingShared.set(c, spec.name);
+        const written = config.collectors[i]!;
+        if (spec !== written)
+          resolved.push({ spec: written, host: config.host, key: JSON.stringify(spec), collectors: made });
         return made;
       } catch (err) {
         if (strict) throw new Error(`collector "${spec.name}" cannot start: ${(err as Error).message}`);
@@ -118,6 +123,7 @@ export class CollectorRuntime {
       }
     });
     this.pendingDeferred = deferred;
+    this.pendingResolved = resolved;
     return built;
   }
 
@@ -129,7 +135,7 @@ export class CollectorRuntime {
       // Samples are stamped on the monotonic clock, in whole ms (metrics.prom and traces want integers).
       now: () => Math.round(now()),
       log,
-      report: (target: string, error: string | undefined) => this.report(spec.name, target, error),
+      report: (target: string, error: string | undefined) => this.events.report(spec.name, target, error),
     });
   }
 
@@ -161,18 +167,34 @@ export class CollectorRuntime {
     this.scheduler = new Scheduler((_, samples) => ingest(samples), log, now);
     this.running = [];
     this.shared = new Map();
-    for (const c of collectors) this.launch(c, false, this.pendingShared.get(c as PollCollector));
+    this.resolved = new Map();
+    const signals = new Map<Collector, AbortSignal>();
+    for (const r of this.pendingResolved) {
+      const stop = this.linkedAbort();
+      this.resolved.set(r.spec.name, { ...r, stop });
+      for (const c of r.collectors) signals.set(c, stop.signal);
+    }
+    this.pendingResolved = [];
+    for (const c of collectors)
+      this.launch(c, false, this.pendingShared.get(c as PollCollector), signals.get(c));
     this.pendingShared = new Map();
+    this.reresolveTimer = setInterval(() => void this.reresolve(), this.opts.reresolveEvery ?? RERESOLVE_MS);
+    this.reresolveTimer.unref();
     const deferred = this.pendingDeferred;
     this.pendingDeferred = [];
-    for (const { spec, error } of deferred) this.notStarted(spec.name, error);
+    for (const { spec, error } of deferred) this.events.notStarted(spec.name, error, this.retryEvery);
     if (deferred.length > 0) this.retry(deferred);
   }
 
   /**
    * Polls `c` (unless it is a shared target, `target`, that another instance owns) or starts its stream.
    */
-  private launch(c: Collector, immediate: boolean, target: string | undefined): void {
+  private launch(
+    c: Collector,
+    immediate: boolean,
+    target: string | undefined,
+    signal = this.streams.signal,
+  ): void {
     const s = this.scheduler!;
     this.running.push(c);
     if (c.kind === "poll") {
@@ -184,7 +206,10 @@ export class CollectorRuntime {
       return;
     }
     try {
-      c.start((samples) => this.opts.ingest(samples), this.streams.signal);
+      // Nothing after its stop (a replaced probe's last answer would bring back the series just retired).
+      c.start((samples) => {
+        if (!signal.aborted) this.opts.ingest(samples);
+      }, signal);
     } catch (err) {
       this.opts.log.error({ collector: c.name, err: (err as Error).message }, "collector cannot start");
     }
@@ -203,16 +228,15 @@ export class CollectorRuntime {
           resolved = await this.prepare(spec);
         } catch (err) {
           if (signal.aborted) return;
-          this.notStarted(spec.name, (err as Error).message);
+          this.events.notStarted(spec.name, (err as Error).message, this.retryEvery);
           left.push(d);
           continue;
         }
         if (signal.aborted) return; // stopped or reloaded meanwhile: the next start builds its own
         try {
           const made = this.create(resolved, d.host);
-          for (const c of made)
-            this.launch(c, true, isShared(spec) && c.kind === "poll" ? spec.name : undefined);
-          this.started(spec.name, made.length);
+          this.startBlock(spec, d.host, resolved, made);
+          this.events.started(spec.name, made.length);
         } catch (err) {
           this.opts.log.error(
             { collector: spec.name, err: (err as Error).message },
@@ -221,54 +245,93 @@ export class CollectorRuntime {
         }
       }
       if (left.length > 0) this.retry(left);
-    }, this.opts.retryEvery ?? DEFERRED_RETRY_MS);
+    }, this.retryEvery);
     this.retryTimer.unref();
   }
 
-  /** A block that could not be resolved: logged, and an event, when it starts failing or its reason changes. */
-  private notStarted(name: string, error: string): void {
-    const every = this.opts.retryEvery ?? DEFERRED_RETRY_MS;
-    const key = `${name}\u0000(start)`;
-    if (this.reported.get(key) === error) return; // said already: no line every few seconds
-    this.reported.set(key, error);
-    this.opts.log.warn(
-      { collector: name, err: error },
-      `collector not started; tried again every ${every} ms`,
-    );
-    this.opts.record?.({
-      kind: "collector",
-      collector: name,
-      target: name,
-      state: "failing",
-      reason: `${name}: not started: ${error} (tried again every ${every / 1000} s)`,
-    });
+  /**
+   * Starts a block's collectors after the others (first runs at once), under their own stop when the host resolved
+   * the block (`resolved` ≠ `spec`): then it is resolved again every `reresolveEvery`.
+   */
+  private startBlock(spec: CollectorSpec, host: string, resolved: CollectorSpec, made: Collector[]): void {
+    const stop = this.linkedAbort();
+    if (resolved !== spec)
+      this.resolved.set(spec.name, { spec, host, key: JSON.stringify(resolved), collectors: made, stop });
+    for (const c of made)
+      this.launch(c, true, isShared(spec) && c.kind === "poll" ? spec.name : undefined, stop.signal);
   }
 
-  private started(name: string, count: number): void {
-    this.reported.delete(`${name}\u0000(start)`);
-    this.opts.log.info({ collector: name, count }, "collector started (resolved after start)");
-    this.opts.record?.({
-      kind: "collector",
-      collector: name,
-      target: name,
-      state: "ok",
-      reason: `${name}: started: resolved on this host now`,
-    });
+  /** An abort controller that also aborts when the running collectors stop (this.streams). */
+  private linkedAbort(): AbortController {
+    const ac = new AbortController();
+    this.streams.signal.addEventListener("abort", () => ac.abort(), { once: true, signal: ac.signal });
+    return ac;
+  }
+
+  /**
+   * Resolves the resolved blocks again; one whose answer changed (the default route now has another gateway) has
+   * its collectors replaced — the old ones stopped, `retired` told, the new ones started at once — and an event
+   * says what changed. One that cannot be resolved now (no default route) keeps its collectors: their failures
+   * say so.
+   */
+  private async reresolve(): Promise<void> {
+    if (this.reresolving || this.resolved.size === 0) return;
+    this.reresolving = true;
+    const signal = this.streams.signal;
+    try {
+      for (const [name, r] of this.resolved) {
+        const next = await this.prepare(r.spec, false).catch(() => undefined);
+        if (signal.aborted) return;
+        if (!next || JSON.stringify(next) === r.key) continue;
+        let made: Collector[];
+        try {
+          made = this.create(next, r.host);
+        } catch (err) {
+          this.opts.log.error({ collector: name, err: (err as Error).message }, "collector cannot start");
+          continue;
+        }
+        r.stop.abort();
+        for (const c of r.collectors)
+          if (c.kind === "poll") await this.scheduler?.remove(c.name).catch(() => undefined);
+        if (signal.aborted) return;
+        this.running = this.running.filter((c) => !r.collectors.includes(c));
+        const what = changes(JSON.parse(r.key) as unknown, next).join(", ");
+        this.opts.log.info({ collector: name, resolved: next }, `collector resolved again: ${what}`);
+        this.opts.retired?.(name, `collector ${name} resolved again (${what})`);
+        this.startBlock(r.spec, r.host, next, made);
+        this.events.resolvedAgain(name, what);
+      }
+    } finally {
+      this.reresolving = false;
+    }
   }
 
   async stop(): Promise<void> {
     this.streams.abort();
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
+    clearInterval(this.reresolveTimer);
+    this.reresolveTimer = undefined;
     await this.scheduler?.close();
   }
 
-  private async prepare(spec: CollectorSpec): Promise<CollectorSpec> {
+  private async prepare(spec: CollectorSpec, log = true): Promise<CollectorSpec> {
     const prepared = await prepareCollector(spec);
-    if (prepared !== spec)
+    if (log && prepared !== spec)
       this.opts.log.info({ collector: spec.name, resolved: prepared }, "collector resolved");
     return prepared;
   }
+}
+
+interface Resolved {
+  /** The block as written. */
+  readonly spec: CollectorSpec;
+  readonly host: string;
+  /** The block as the host resolved it last, as JSON. */
+  readonly key: string;
+  readonly collectors: Collector[];
+  /** Stops these collectors (also aborted when all stop). */
+  readonly stop: AbortController;
 }
 
 interface Deferred {
@@ -281,3 +344,5 @@ const isShared = (spec: CollectorSpec): boolean => (spec as { shared?: boolean }
 
 /** How often a block that could not be resolved on the host (no default route yet) is tried again. */
 const DEFERRED_RETRY_MS = 5000;
+/** How often a block the host resolved is resolved again (one `ip route show` per such block). */
+const RERESOLVE_MS = 15_000;

@@ -142,6 +142,9 @@ export class Daemon {
       override: opts.collectors,
       record: (e) => this.events.record({ ...e, ts: this.now() }),
       owns: (target) => this.shards?.owns(target) ?? true,
+      // A probe now reads another gateway: the old target's rule instances go at once (not at forget_after).
+      retired: (collector, why) =>
+        this.handle(this.pipeline.retire((l) => l.collector === collector, this.now(), why)),
     });
   }
 

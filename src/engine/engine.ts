@@ -159,6 +159,18 @@ export class RuleEngine {
     return out ?? NO_TRANSITIONS;
   }
 
+  /**
+   * Removes at once every instance whose series' labels satisfy `which` (a collector now reads another target: the
+   * old target's series will not come back), as `forget_after` would later; `why` ends up in the reason.
+   */
+  retire(which: (labels: Labels) => boolean, now: number, why: string): readonly Transition[] {
+    const out: Transition[] = [];
+    for (const rule of this.rules.values())
+      for (const inst of [...rule.instances.values()])
+        if (which(inst.series.labels)) out.push(this.forget(inst, now, why));
+    return out;
+  }
+
   /** The earliest time at which `tick` may change something, if any. */
   nextDeadline(): number | undefined {
     let next = this.staleCheckAt;
@@ -270,7 +282,7 @@ export class RuleEngine {
    * Removes an instance whose series has been silent for `forget_after` (a NIC unplugged for good, a mount
    * removed): the member is judged on the instances that remain. The series goes when no rule holds it.
    */
-  private forget(inst: Instance, now: number): Transition {
+  private forget(inst: Instance, now: number, why?: string): Transition {
     const rule = inst.compiled;
     const series = inst.series;
     rule.instances.delete(series.key);
@@ -287,15 +299,9 @@ export class RuleEngine {
     const prev = inst.state;
     inst.state = "forgotten";
     inst.since = now;
-    inst.reason = `${rule.spec.name} forgotten: no sample for ${formatElapsed(now - series.lastTs)} (forget_after ${formatDuration(rule.forgetAfter)}); instance removed`;
-    return {
-      ts: now,
-      rule: rule.spec.name,
-      labels: series.labels,
-      state: "forgotten",
-      prev,
-      reason: inst.reason,
-    };
+    inst.reason = `${rule.spec.name} forgotten: ${why ?? `no sample for ${formatElapsed(now - series.lastTs)} (forget_after ${formatDuration(rule.forgetAfter)})`}; instance removed`;
+    const { labels } = series;
+    return { ts: now, rule: rule.spec.name, labels, state: "forgotten", prev, reason: inst.reason };
   }
 
   private cond(c: Condition, inst: Instance, now: number): boolean | undefined {

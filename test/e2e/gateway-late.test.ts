@@ -3,7 +3,9 @@
  * cannot be resolved at start (no default route yet). It used to be left out for good — its rules said "no data
  * yet" for ever, with one log line at start, and a reload was refused with the same error. Now it is a
  * `collector` event ("not started … tried again every 5 s"), tried again, accepted by a reload, and started (with
- * an `ok` event) as soon as the default route exists: the gateway's rules then turn ok on real probes.
+ * an `ok` event) as soon as the default route exists: the gateway's rules then turn ok on real probes. And when the
+ * default route later moves to another gateway, the probe follows it (resolved again every 15 s); the old
+ * gateway's rule instances are removed at once rather than left unknown for forget_after.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -86,4 +88,44 @@ describeWithTestbed("the default gateway appears after standby started", { tag: 
       .find((e): e is EventOf<"rule"> => e.kind === "rule" && e.rule === "gateway-down");
     expect(down?.labels).toMatchObject({ collector: "gateway", target: bed.addr.gateway.r1 });
   }, 30_000);
+
+  it("the default route moves to another gateway: the probe follows it within 15 s; the old gateway dying then is no alarm", async () => {
+    const [r1, r2] = [bed.addr.gateway.r1, bed.addr.gateway.r2];
+    const t0 = Date.now();
+    await bed.setDefaultRoute("r2");
+    await waitFor(() => collectorEvents().length === 3, {
+      timeout: 20_000,
+      message: "the gateway resolved again",
+    });
+    console.log(`gateway probe followed the default route ${Date.now() - t0} ms after it moved`);
+    expect(collectorEvents()[2]).toMatchObject({
+      state: "ok",
+      reason: `gateway: resolved again on this host: probe.target: ${r1} → ${r2}`,
+    });
+    // The old target's instances went at once (not after forget_after), with the reason; the new one turns ok.
+    const rules = () =>
+      d!.events().filter((e): e is EventOf<"rule"> => e.kind === "rule" && e.labels.collector === "gateway");
+    const forgotten = rules().filter((e) => e.state === "forgotten");
+    expect(forgotten.map((e) => [e.rule, e.labels.target])).toEqual(
+      expect.arrayContaining([
+        ["gateway-down", r1],
+        ["gateway-slow", r1],
+      ]),
+    );
+    expect(forgotten[0]!.reason).toContain(`collector gateway resolved again (probe.target: ${r1} → ${r2})`);
+    await waitFor(
+      () => rules().some((e) => e.rule === "gateway-down" && e.labels.target === r2 && e.state === "ok"),
+      {
+        timeout: 10_000,
+        message: `gateway-down ok on ${r2}`,
+      },
+    );
+    // The old gateway dies: nobody probes it any more, so nothing fires.
+    const before = d!.events().length;
+    await bed.routerDead("r1");
+    await new Promise((r) => setTimeout(r, 4_000));
+    const after = d!.events().slice(before);
+    expect(after.filter((e) => e.kind === "rule" && e.state === "firing")).toEqual([]);
+    expect(after.filter((e) => e.kind === "health" && e.group === "uplink")).toEqual([]);
+  }, 40_000);
 });

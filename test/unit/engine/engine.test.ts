@@ -154,6 +154,25 @@ describe("forget_after", () => {
     expect(labelsOf(e)).toEqual(["eth0"]);
     expect(e.instanceCount).toBe(1);
   });
+  it("retire(): removes the instances of the series it names at once, with the reason given, and keeps the others", () => {
+    const e = new RuleEngine([rule({ problem: "last == 0", stale_after: "5s" })]);
+    e.ingest(sample(0, 0, { dev: "old" }));
+    e.ingest(sample(0, 1, { dev: "new" }));
+    expect(e.retire((l) => l.dev === "old", 1000, "the probe's target changed")).toEqual([
+      {
+        ts: 1000,
+        rule: "r",
+        labels: { dev: "old" },
+        state: "forgotten",
+        prev: "firing",
+        reason: "r forgotten: the probe's target changed; instance removed",
+      },
+    ]);
+    expect(labelsOf(e)).toEqual(["new"]);
+    expect(e.retire((l) => l.dev === "old", 2000, "again")).toEqual([]);
+    // Nothing of it left to go stale later.
+    expect(e.tick(10_000).map((t) => `${t.labels.dev}:${t.state}`)).toEqual(["new:unknown"]);
+  });
   it("fires the forget timer at its own time and comes back as a fresh instance", () => {
     const e = new RuleEngine([rule({ problem: "last == 0", forget_after: "30s" })]);
     e.ingest(sample(0, 0, { dev: "a" }));
