@@ -105,6 +105,44 @@ export function sharedQuorumWarnings(f: SourceFile, config: Config): ConfigError
   return out;
 }
 
+/**
+ * A group whose actions move the default route (`route: {to: default}` in the main table) with a member judged on a
+ * probe of `target: gateway`: that probe follows the default route, so after a switch it measures the uplink just
+ * switched to, and the member that failed looks healthy again. Each gateway should be named by its address.
+ */
+export function gatewayProbeWarnings(f: SourceFile, config: Config): ConfigError[] {
+  const out: ConfigError[] = [];
+  const rules = new Map(config.rules.map((r) => [r.name, r]));
+  const following = new Set(
+    config.collectors
+      .filter((c) => c.type === "probe" && (c as { probe?: { target?: string } }).probe?.target === "gateway")
+      .map((c) => c.name),
+  );
+  if (following.size === 0) return out;
+  const movesDefault = (a: unknown) => {
+    const r = (a as { route?: { to?: string; table?: string | number } }).route;
+    return r?.to === "default" && (r.table === undefined || r.table === "main" || r.table === 254);
+  };
+  for (const [gi, g] of config.groups.entries()) {
+    if (!g.members.some((m) => [...m.activate, ...m.deactivate].some(movesDefault))) continue;
+    for (const [mi, m] of g.members.entries())
+      for (const [hi, h] of m.health.entries()) {
+        const collector = rules.get(h.rule)?.labels.collector;
+        if (collector === undefined || !following.has(collector)) continue;
+        out.push({
+          ...at(
+            f,
+            ["groups", gi, "members", mi, "health", hi],
+            `rule "${h.rule}" (member ${m.name}) reads collector "${collector}", whose probe has target: gateway and follows the default route — the route this group's actions move: after a switch it would measure the uplink switched to; name this member's gateway by its address`,
+          ),
+          context: `group "${g.name}"`,
+          severity: "warning",
+        });
+      }
+  }
+  return out;
+}
+
 /** Group, member, priority and collector names unique; health and verify rules exist. */
 export function crossCheckConfig(
   f: SourceFile,

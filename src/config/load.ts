@@ -10,7 +10,12 @@ import { crossCheckCluster, resolveClusterPaths } from "../cluster/config.js";
 import type { RuleSpec } from "../engine/types.js";
 import type { GroupSpec } from "../groups/types.js";
 import { catalogueWarnings } from "./catalogue.js";
-import { crossCheckConfig, sharedQuorumWarnings, verifyWarnings } from "./crosscheck.js";
+import {
+  crossCheckConfig,
+  gatewayProbeWarnings,
+  sharedQuorumWarnings,
+  verifyWarnings,
+} from "./crosscheck.js";
 import { type ConfigError, fail, guard, internalError } from "./errors.js";
 import { errorMap, mapIssues } from "./issues.js";
 import {
@@ -156,6 +161,7 @@ async function loadConfigInner(text: string, file: string, opts: LoadOptions): P
   const warnings = [
     ...verifyWarnings(f, config),
     ...sharedQuorumWarnings(f, config),
+    ...gatewayProbeWarnings(f, config),
     ...catalogueWarnings(ruleLoads, config.collectors),
   ];
   return { ok: true, config, ...(warnings.length ? { warnings } : {}) };

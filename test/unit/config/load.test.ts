@@ -90,6 +90,35 @@ describe("the shipped examples", () => {
     },
   );
 
+  it("warns when a group that moves the default route judges a member on a `target: gateway` probe (it follows that route)", async () => {
+    const dir = await mkdtemp(path.join(tmp, "gw-"));
+    await writeFile(
+      path.join(dir, "rules.yaml"),
+      `rules:\n  - {name: gw-down, metric: probe.success, labels: {collector: gw}, problem: "last == 0"}\n`,
+    );
+    const text = (route: string) => `rules: [rules.yaml]
+collectors:
+  - {name: gw, type: probe, probe: {kind: icmp, target: gateway}}
+groups:
+  - name: uplink
+    members:
+      - {name: a, priority: 2, health: [gw-down], activate: [${route}]}
+      - {name: b, priority: 1}
+`;
+    const warnings = async (route: string) => {
+      await writeFile(path.join(dir, "standby.yaml"), text(route));
+      const r = await loadConfig(path.join(dir, "standby.yaml"));
+      if (!r.ok) throw new Error(r.errors.map(formatError).join("\n"));
+      return (r.warnings ?? []).map(formatError);
+    };
+    expect(await warnings("{route: {to: default, via: 192.0.2.1}}")).toEqual([
+      `${path.join(dir, "standby.yaml")}:7:41: warning: group "uplink": rule "gw-down" (member a) reads collector "gw", whose probe has target: gateway and follows the default route — the route this group's actions move: after a switch it would measure the uplink switched to; name this member's gateway by its address`,
+    ]);
+    // Another table (policy routing), or no route action: nothing to say.
+    expect(await warnings("{route: {to: default, via: 192.0.2.1, table: 101}}")).toEqual([]);
+    expect(await warnings("{exec: {argv: [/bin/true]}}")).toEqual([]);
+  });
+
   it("examples/uplink/standby.yaml loads", async () => {
     await config("examples/uplink/standby.yaml");
   });
