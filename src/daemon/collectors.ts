@@ -163,6 +163,8 @@ export class CollectorRuntime {
   /** Starts `collectors` (after `stop` of the ones before, if any). */
   start(collectors: Collector[]): void {
     const { log, now, ingest } = this.opts;
+    clearInterval(this.reresolveTimer); // (stop() cleared them already; a start without one must not double them)
+    clearTimeout(this.retryTimer);
     this.streams = new AbortController();
     this.scheduler = new Scheduler((_, samples) => ingest(samples), log, now);
     this.running = [];
