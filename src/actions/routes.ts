@@ -187,7 +187,8 @@ export function normalizeDst(dst: string): string {
 
 const TABLE_NAMES: Record<string, string> = { "253": "default", "254": "main", "255": "local" };
 
-function normalizeTable(t: string | number | undefined): string {
+/** A table as ip names it: `main` for none or 254, `local`, `default`, else as given. */
+export function normalizeTable(t: string | number | undefined): string {
   const s = t === undefined ? "main" : String(t);
   return TABLE_NAMES[s] ?? s;
 }

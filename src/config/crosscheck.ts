@@ -3,6 +3,9 @@
  * (with "did you mean"), and warnings for what will not work as meant (a `verify.within` shorter than a verify rule
  * can recover).
  */
+
+import { normalizeDst, normalizeTable, routeFamily } from "../actions/routes.js";
+import type { ActionSpec } from "../actions/types.js";
 import { formatDuration, formatSpan } from "../util/duration.js";
 import type { ConfigError } from "./errors.js";
 import type { Config } from "./schema.js";
@@ -119,10 +122,12 @@ export function gatewayProbeWarnings(f: SourceFile, config: Config): ConfigError
       .map((c) => c.name),
   );
   if (following.size === 0) return out;
-  const movesDefault = (a: unknown) => {
-    const r = (a as { route?: { to?: string; table?: string | number } }).route;
-    return r?.to === "default" && (r.table === undefined || r.table === "main" || r.table === 254);
-  };
+  // The IPv4 default route of the main table: the one the probe reads (`ip route show`).
+  const movesDefault = (a: ActionSpec) =>
+    "route" in a &&
+    normalizeDst(a.route.to) === "default" &&
+    normalizeTable(a.route.table) === "main" &&
+    routeFamily(a.route) === "inet";
   for (const [gi, g] of config.groups.entries()) {
     if (!g.members.some((m) => [...m.activate, ...m.deactivate].some(movesDefault))) continue;
     for (const [mi, m] of g.members.entries())

@@ -114,8 +114,11 @@ groups:
     expect(await warnings("{route: {to: default, via: 192.0.2.1}}")).toEqual([
       `${path.join(dir, "standby.yaml")}:7:41: warning: group "uplink": rule "gw-down" (member a) reads collector "gw", whose probe has target: gateway and follows the default route — the route this group's actions move: after a switch it would measure the uplink switched to; name this member's gateway by its address`,
     ]);
-    // Another table (policy routing), or no route action: nothing to say.
+    // The same route written as ip would also print it: the same warning.
+    expect(await warnings("{route: {to: 0.0.0.0/0, via: 192.0.2.1, table: 254}}")).toHaveLength(1);
+    // Another table (policy routing), the IPv6 default (the probe reads IPv4's), or no route action: nothing to say.
     expect(await warnings("{route: {to: default, via: 192.0.2.1, table: 101}}")).toEqual([]);
+    expect(await warnings("{route: {to: default, via: '2001:db8::1'}}")).toEqual([]);
     expect(await warnings("{exec: {argv: [/bin/true]}}")).toEqual([]);
   });
 
